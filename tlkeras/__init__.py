@@ -1,0 +1,36 @@
+"""tlkeras: transfer learning for Keras 3 with plugin backbones.
+
+```python
+import tlkeras
+model = tlkeras.build("efficientnet_lite0", head="classifier", num_classes=5, bottleneck=256)
+model.fit(train_ds, validation_data=val_ds, epochs=3)
+```
+"""
+
+from tlkeras import errors
+from tlkeras import heads
+from tlkeras import layers
+from tlkeras.backbones.backbone import Backbone
+from tlkeras.builder import build
+from tlkeras.builder import get_backbone
+from tlkeras.registry import backbone_info
+from tlkeras.registry import list_backbones
+from tlkeras.registry import register_backbone
+from tlkeras.registry import unregister_backbone
+from tlkeras.transfer_model import TransferModel
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Backbone",
+    "TransferModel",
+    "backbone_info",
+    "build",
+    "errors",
+    "get_backbone",
+    "heads",
+    "layers",
+    "list_backbones",
+    "register_backbone",
+    "unregister_backbone",
+]

@@ -1,0 +1,239 @@
+"""The Backbone contract: a feature extractor that knows its layer groups."""
+
+import keras
+import numpy as np
+
+from tlkeras.errors import PluginError
+
+MODALITIES = ("image", "text", "graph", "other")
+# Above this many groups a derived grouping is merged: fine-grained enough for
+# staged unfreezing, coarse enough for a readable trainable_summary().
+MAX_DERIVED_GROUPS = 8
+
+
+@keras.saving.register_keras_serializable(package="tlkeras")
+class Backbone(keras.Model):
+    """A functional Keras model that outputs features and knows its layer groups.
+
+    A backbone knows no loss and no task. It declares its `modality`, its
+    inputs, its feature output, and its `layer_groups`: an ordered tuple (input
+    side first) of tuples of Keras layers. Every trainable variable belongs to
+    exactly one group. Layer groups are the one concept behind freezing,
+    staged unfreezing and layer-wise learning rates.
+
+    Image backbones take raw pixels in `[0, 255]`; the normalisation their
+    weights expect is part of the graph.
+
+    Args:
+        inputs: the functional inputs (as for `keras.Model`).
+        outputs: the feature tensor.
+        modality: one of `"image"`, `"text"`, `"graph"`, `"other"`.
+            Defaults to `"image"`.
+        layer_groups: a list of lists of layer names (or layers), input side
+            first. Defaults to `None`: derived from the layers in order, a new
+            group starting wherever a weighted layer changes the spatial
+            resolution (the stages of a CNN), else in equal chunks.
+        weights_source: where the weights came from (`"imagenet"`, a path),
+            or `None` for random initialisation. Defaults to `None`.
+        **kwargs: passed to `keras.Model` (`name`, `trainable`, ...).
+
+    Example:
+
+    ```python
+    trunk = keras.applications.MobileNetV2(include_top=False, weights=None)
+    backbone = tlkeras.Backbone.from_model(trunk, modality="image")
+    [len(group) for group in backbone.layer_groups]
+    ```
+    """
+
+    def __init__(self, *args, modality="image", layer_groups=None, weights_source=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Where the weights came from ("imagenet", a path, ...); None = random.
+        # build(freeze="auto") freezes a backbone only when it is pretrained.
+        self.weights_source = weights_source
+        if modality not in MODALITIES:
+            raise ValueError(
+                f"Unknown modality. Received: modality={modality!r}; expected one of {MODALITIES}."
+            )
+        self.modality = modality
+        if layer_groups is None:
+            layer_groups = derive_layer_groups(self)
+        self._layer_group_names = [
+            [layer if isinstance(layer, str) else layer.name for layer in group]
+            for group in layer_groups
+        ]
+        self._check_layer_groups()
+
+    @classmethod
+    def from_model(cls, model, modality="image", layer_groups=None, name=None, weights_source=None):
+        """Wraps a plain functional `keras.Model` whose output is a feature tensor.
+
+        The new backbone shares the model's layers and weights (no copy).
+        """
+        if not isinstance(model, keras.Model):
+            raise PluginError(
+                "A backbone factory must return a tlkeras.Backbone or a "
+                f"keras.Model. Received: {type(model).__name__} ({model!r})"
+            )
+        if isinstance(model, Backbone):
+            return model
+        if not hasattr(model, "_nodes") or not model.inputs:
+            raise PluginError(
+                "tlkeras wraps functional keras.Models (built from keras.Input); "
+                f"a subclassed model must subclass tlkeras.Backbone. Received: "
+                f"{type(model).__name__} named {model.name!r}"
+            )
+        return cls(
+            inputs=model.inputs,
+            outputs=model.outputs[0] if len(model.outputs) == 1 else model.outputs,
+            modality=modality,
+            layer_groups=layer_groups,
+            weights_source=weights_source,
+            name=name or model.name,
+        )
+
+    # === Layer groups ===
+    @property
+    def layer_groups(self):
+        """Ordered tuple (input side first) of tuples of layers."""
+        by_name = {layer.name: layer for layer in self._flatten_layers()}
+        return tuple(tuple(by_name[name] for name in group) for group in self._layer_group_names)
+
+    def _check_layer_groups(self):
+        by_name = {layer.name for layer in self._flatten_layers()}
+        missing = [n for g in self._layer_group_names for n in g if n not in by_name]
+        if missing:
+            raise ValueError(
+                f"layer_groups name layers that are not in the backbone "
+                f"{self.name!r}. Received unknown names: {missing[:5]}"
+            )
+        seen = {}
+        for index, group in enumerate(self.layer_groups):
+            for variable in trainable_by_nature(group):
+                if id(variable) in seen:
+                    raise ValueError(
+                        f"The variable {variable.path!r} belongs to layer groups "
+                        f"{seen[id(variable)]} and {index}; each trainable "
+                        "variable must belong to exactly one group."
+                    )
+                seen[id(variable)] = index
+        ungrouped = [v.path for v in trainable_by_nature([self]) if id(v) not in seen]
+        if ungrouped:
+            raise ValueError(
+                f"layer_groups of backbone {self.name!r} leave trainable "
+                f"variables out of every group: {ungrouped[:5]}"
+            )
+
+    # === Features ===
+    @property
+    def feature_shape(self):
+        """Shape of one example's features (no batch axis)."""
+        return tuple(self.output.shape[1:])
+
+    def example_inputs(self, batch_size=2, seed=0):
+        """Random inputs of the declared spec: pixels in [0, 255] for images."""
+        rng = np.random.default_rng(seed)
+
+        def one(spec):
+            shape = (batch_size,) + tuple(d if d is not None else 8 for d in spec.shape[1:])
+            if "int" in str(spec.dtype):
+                return rng.integers(0, 2, size=shape).astype(spec.dtype)
+            high = 255.0 if self.modality == "image" else 1.0
+            return rng.uniform(0.0, high, size=shape).astype("float32")
+
+        inputs = [one(spec) for spec in self.inputs]
+        return inputs[0] if len(inputs) == 1 else inputs
+
+    # === Config ===
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            modality=self.modality,
+            layer_groups=self._layer_group_names,
+            weights_source=self.weights_source,
+        )
+        return config
+
+
+def trainable_by_nature(layers):
+    """Variables that train when their layer is unfrozen (BatchNorm statistics excluded).
+
+    `layer.trainable = False` flips each variable's `trainable` flag, so the
+    variables a layer was *created* trainable with are read from the layer's
+    own tracking list instead.
+    """
+    seen, result = set(), []
+    for root in layers:
+        for layer in root._flatten_layers(include_self=True, recursive=True):
+            for variable in layer._trainable_variables:
+                if id(variable) not in seen:
+                    seen.add(id(variable))
+                    result.append(variable)
+    return result
+
+
+def derive_layer_groups(model):
+    """Groups a functional model's layers in order, one group per CNN stage.
+
+    A new group starts where a layer with weights outputs a new spatial
+    resolution. Models without 4-D outputs of known size (sequence models, MLPs)
+    are cut into equal chunks of weighted layers instead.
+    """
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    groups = _groups_by_resolution(layers)
+    if groups is None or len(groups) < 2:
+        groups = _equal_chunks(layers, MAX_DERIVED_GROUPS // 2)
+    while len(groups) > MAX_DERIVED_GROUPS:
+        groups = _merge_smallest_neighbours(groups)
+    return [[layer.name for layer in group] for group in groups if group]
+
+
+def _has_weights(layer):
+    return bool(trainable_by_nature([layer]))
+
+
+def _resolution(layer):
+    try:
+        shape = layer.output.shape
+    except (AttributeError, ValueError):  # shared layers have several outputs
+        return None
+    if len(shape) != 4 or shape[1] is None:
+        return None
+    return tuple(shape[1:3])
+
+
+def _groups_by_resolution(layers):
+    resolutions = [_resolution(layer) for layer in layers if _has_weights(layer)]
+    if not resolutions or any(r is None for r in resolutions):
+        return None
+    groups, current, current_resolution = [], [], None
+    for layer in layers:
+        if _has_weights(layer):
+            resolution = _resolution(layer)
+            if current_resolution is not None and resolution != current_resolution:
+                groups.append(current)
+                current = []
+            current_resolution = resolution
+        current.append(layer)
+    groups.append(current)
+    return groups
+
+
+def _equal_chunks(layers, n_chunks):
+    weighted = [i for i, layer in enumerate(layers) if _has_weights(layer)]
+    if not weighted:
+        return [layers]
+    n_chunks = max(1, min(n_chunks, len(weighted)))
+    cut_points = [weighted[round(k * len(weighted) / n_chunks)] for k in range(1, n_chunks)]
+    groups, start = [], 0
+    for cut in cut_points:
+        groups.append(layers[start:cut])
+        start = cut
+    groups.append(layers[start:])
+    return groups
+
+
+def _merge_smallest_neighbours(groups):
+    sizes = [sum(int(np.prod(v.shape)) for v in trainable_by_nature(g)) for g in groups]
+    pair = min(range(len(groups) - 1), key=lambda i: sizes[i] + sizes[i + 1])
+    return groups[:pair] + [groups[pair] + groups[pair + 1]] + groups[pair + 2 :]

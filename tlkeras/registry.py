@@ -1,0 +1,246 @@
+"""Backbone discovery: the `tlkeras.backbones` entry-point group.
+
+Every backbone, tlkeras's own included, is an entry point in the group
+`tlkeras.backbones`. The entry point's name is the backbone's name; its object
+is a `tlkeras.Backbone` subclass, a factory returning one, or any callable that
+returns a plain `keras.Model` whose output is a feature tensor.
+
+Discovery is lazy (listing reads distribution metadata only; a plugin's module
+is imported when its backbone is first built), cached, and fault-isolated: a
+broken or duplicate plugin warns and never breaks `import tlkeras` or any other
+backbone.
+"""
+
+import difflib
+import functools
+import importlib.metadata
+import os
+import threading
+import warnings
+from dataclasses import dataclass
+from dataclasses import field
+
+from tlkeras.errors import PluginError
+from tlkeras.errors import UnknownBackboneError
+
+ENTRY_POINT_GROUP = "tlkeras.backbones"
+DISABLE_ENV_VAR = "TLKERAS_DISABLE_PLUGINS"
+FIRST_PARTY_DISTRIBUTION = "tlkeras"
+
+
+@dataclass
+class BackboneEntry:
+    """What the registry knows about one backbone before importing it.
+
+    Attributes:
+        name: the backbone's name, as passed to `tlkeras.build`.
+        distribution: the installed distribution that registers it, or
+            `"<in-process>"` for `register_backbone`.
+        target: `"module:attr"` of the entry point, or the object's qualname.
+        modality: `"image"`, `"text"`, `"graph"` or `"other"`; read from the
+            factory's `modality` attribute once it has been loaded.
+    """
+
+    name: str
+    distribution: str
+    target: str
+    _entry_point: object = field(default=None, repr=False)
+    _factory: object = field(default=None, repr=False)
+    _load_error: object = field(default=None, repr=False)
+
+    def load(self):
+        """Imports and returns the factory, raising `PluginError` on failure."""
+        if self._factory is None and self._load_error is None:
+            try:
+                self._factory = self._entry_point.load()
+            except Exception as error:  # a plugin may raise anything at import
+                self._load_error = error
+        if self._load_error is not None:
+            raise PluginError(
+                f"The backbone plugin {self.name!r} (entry point "
+                f"{self.target!r} from distribution {self.distribution!r}) "
+                f"failed to import: {type(self._load_error).__name__}: "
+                f"{self._load_error}. Fix or uninstall that distribution, or "
+                f"disable it with {DISABLE_ENV_VAR}={self.name}."
+            ) from self._load_error
+        if not callable(self._factory):
+            raise PluginError(
+                f"The backbone plugin {self.name!r} from distribution "
+                f"{self.distribution!r} points at a non-callable object. "
+                f"Received: {self._factory!r}; expected a Backbone subclass or "
+                "a factory function."
+            )
+        return self._factory
+
+    @property
+    def modality(self):
+        try:
+            factory = self.load()
+        except PluginError:
+            return "unavailable"
+        return getattr(factory, "modality", "other")
+
+
+_lock = threading.RLock()
+_in_process = {}
+_warned = set()
+
+
+def _warn_once(key, message):
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def _disabled_names():
+    raw = os.environ.get(DISABLE_ENV_VAR, "")
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_entries():
+    """Reads entry-point metadata once per process (cheap: imports nothing)."""
+    entries = {}
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = entry_point.dist.name if entry_point.dist else "<unknown>"
+        entry = BackboneEntry(
+            name=entry_point.name,
+            distribution=dist,
+            target=entry_point.value,
+            _entry_point=entry_point,
+        )
+        previous = entries.get(entry.name)
+        if previous is not None and previous.distribution != dist:
+            _warn_once(
+                ("duplicate", entry.name),
+                f"Two installed distributions register the backbone "
+                f"{entry.name!r}: {previous.distribution!r} and {dist!r}. "
+                f"Using the one from {_preferred(previous, entry).distribution!r}"
+                f"; uninstall the other or disable it with {DISABLE_ENV_VAR}.",
+            )
+            entry = _preferred(previous, entry)
+        entries[entry.name] = entry
+    return entries
+
+
+def _preferred(first, second):
+    # A first-party name wins, so a third-party plugin cannot silently replace
+    # tlkeras's own backbone; otherwise the first one discovered stays.
+    if second.distribution == FIRST_PARTY_DISTRIBUTION:
+        return second
+    return first
+
+
+def _active_entries():
+    disabled = _disabled_names()
+    disable_all_third_party = "*" in disabled
+    with _lock:
+        entries = dict(_installed_entries())
+        entries.update(_in_process)
+    return {
+        name: entry
+        for name, entry in entries.items()
+        if name not in disabled
+        and not (
+            disable_all_third_party
+            and entry.distribution not in (FIRST_PARTY_DISTRIBUTION, "<in-process>")
+        )
+    }
+
+
+def refresh():
+    """Forgets cached entry-point metadata, e.g. after `pip install`-ing a plugin."""
+    _installed_entries.cache_clear()
+    _warned.clear()
+
+
+def register_backbone(name, *, modality=None):
+    """Registers a backbone factory in this process (for notebooks and tests).
+
+    Args:
+        name: the name `tlkeras.build` will accept.
+        modality: optional; stored on the factory as `modality` when given.
+            Defaults to `None` (keep the factory's own attribute).
+
+    Example:
+
+    ```python
+    @tlkeras.register_backbone("tiny_cnn", modality="image")
+    def tiny_cnn(input_shape=(32, 32, 3), weights=None, **kwargs):
+        inputs = keras.Input(input_shape)
+        x = keras.layers.Conv2D(8, 3)(inputs)
+        return keras.Model(inputs, x)
+    ```
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"A backbone name must be a non-empty string. Received: name={name!r}")
+
+    def decorator(factory):
+        if not callable(factory):
+            raise TypeError(
+                "register_backbone decorates a Backbone subclass or a factory "
+                f"function. Received: {factory!r}"
+            )
+        if modality is not None:
+            factory.modality = modality
+        qualname = getattr(factory, "__qualname__", repr(factory))
+        with _lock:
+            _in_process[name] = BackboneEntry(
+                name=name,
+                distribution="<in-process>",
+                target=f"{getattr(factory, '__module__', '?')}:{qualname}",
+                _factory=factory,
+            )
+        return factory
+
+    return decorator
+
+
+def unregister_backbone(name):
+    """Removes a backbone registered in-process with `register_backbone`."""
+    with _lock:
+        if _in_process.pop(name, None) is None:
+            raise UnknownBackboneError(
+                f"No in-process backbone named {name!r} to unregister. Received: name={name!r}"
+            )
+
+
+def list_backbones(modality=None):
+    """Names of every available backbone, sorted.
+
+    Args:
+        modality: optional filter (`"image"`, `"text"`, `"graph"`, `"other"`).
+            Filtering imports each plugin to read its modality. Defaults to
+            `None` (no filter, imports nothing).
+
+    Returns:
+        A sorted list of names.
+    """
+    entries = _active_entries()
+    if modality is None:
+        return sorted(entries)
+    return sorted(name for name, e in entries.items() if e.modality == modality)
+
+
+def backbone_info():
+    """One `BackboneEntry` per available backbone (name, distribution, target)."""
+    return [entry for _, entry in sorted(_active_entries().items())]
+
+
+def get_entry(name):
+    """The registry entry for `name`, or an `UnknownBackboneError` that helps."""
+    entries = _active_entries()
+    if name in entries:
+        return entries[name]
+    if name in _disabled_names():
+        raise UnknownBackboneError(
+            f"The backbone {name!r} is disabled by {DISABLE_ENV_VAR}="
+            f"{os.environ.get(DISABLE_ENV_VAR)!r}. Received: backbone={name!r}"
+        )
+    close = difflib.get_close_matches(str(name), list(entries), n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise UnknownBackboneError(
+        f"Unknown backbone. Received: backbone={name!r}.{hint} "
+        "Run `tlkeras list` or `tlkeras.list_backbones()` to see the installed "
+        "ones; plugins add more through the 'tlkeras.backbones' entry-point group."
+    )

@@ -1,0 +1,212 @@
+"""TransferModel: backbone -> pooling -> bottleneck -> head(s), with layer groups."""
+
+import keras
+
+from tlkeras.backbones.backbone import Backbone
+from tlkeras.backbones.backbone import trainable_by_nature
+from tlkeras.errors import ConfigurationError
+from tlkeras.heads.head import Head
+
+# "auto" learning rates: a frozen backbone tolerates a head-training rate; an
+# unfrozen pretrained backbone needs a small one not to wash out its features.
+HEAD_LEARNING_RATE = 1e-3
+FINE_TUNE_LEARNING_RATE = 1e-4
+
+
+@keras.saving.register_keras_serializable(package="tlkeras")
+class TransferModel(keras.Model):
+    """A functional model made of a `Backbone` and new layers on top.
+
+    Built by `tlkeras.build`. Its `layer_groups` are the backbone's groups
+    followed by one group per new layer (bottleneck, then each head), input side
+    first. `freeze(k)` / `unfreeze()` choose what trains, and the choice takes
+    effect in the next `fit()` without a manual recompile: Keras reads the
+    trainable variables only when it traces the train step, so `fit()` retraces
+    it whenever the trainable state changed.
+
+    Args:
+        inputs: functional inputs.
+        outputs: a tensor, or a dict of tensors (one per head).
+        top_groups: list of lists of names of the layers above the backbone,
+            one list per layer group. Defaults to `None` (no groups on top).
+        **kwargs: passed to `keras.Model`.
+    """
+
+    def __init__(self, *args, top_groups=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._top_group_names = [list(group) for group in (top_groups or [])]
+
+    # === Structure ===
+    @property
+    def backbone(self):
+        """The `Backbone` inside this model."""
+        for layer in self.layers:
+            if isinstance(layer, Backbone):
+                return layer
+        raise ValueError(f"TransferModel {self.name!r} holds no tlkeras.Backbone.")
+
+    @property
+    def heads(self):
+        """Dict of output name -> head layer, in output order."""
+        names = list(self.output_names)
+        heads = [layer for layer in self.layers if isinstance(layer, Head)]
+        if len(heads) == len(names):
+            return dict(zip(names, heads))
+        return {layer.name: layer for layer in heads}
+
+    @property
+    def layer_groups(self):
+        """Backbone groups, then bottleneck and heads: tuples of layers."""
+        top = tuple(
+            tuple(self.get_layer(name) for name in group) for group in self._top_group_names
+        )
+        return self.backbone.layer_groups + top
+
+    @property
+    def num_backbone_groups(self):
+        return len(self.backbone._layer_group_names)
+
+    # === Freezing ===
+    def freeze(self, k=None):
+        """Freezes the first `k` layer groups (input side) and unfreezes the rest.
+
+        Frozen BatchNormalization layers run in inference mode, so their moving
+        statistics do not change. Takes effect at the next `fit()`.
+
+        Args:
+            k: number of groups to freeze, from the input side. Defaults to
+                `None`: every backbone group (feature extraction).
+        """
+        n_groups = len(self.layer_groups)
+        if k is None:
+            k = self.num_backbone_groups
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= n_groups:
+            raise ConfigurationError(
+                f"freeze(k) takes the number of layer groups to freeze, an int in "
+                f"[0, {n_groups}]. Received: k={k!r}"
+            )
+        # Setting `trainable` on a model recurses into its layers, so the
+        # containers are opened first and the frozen groups closed after.
+        self.trainable = True
+        for index, group in enumerate(self.layer_groups):
+            for layer in group:
+                layer.trainable = index >= k
+        return self
+
+    def unfreeze(self):
+        """Makes every layer group trainable (full fine-tuning)."""
+        return self.freeze(0)
+
+    @property
+    def frozen_groups(self):
+        """Indices of the layer groups whose trainable variables are all frozen."""
+        frozen = []
+        for index, group in enumerate(self.layer_groups):
+            variables = trainable_by_nature(group)
+            if variables and not any(v.trainable for v in variables):
+                frozen.append(index)
+        return frozen
+
+    def trainable_summary(self, print_fn=print):
+        """Prints (and returns) one line per layer group: what it holds and if it trains."""
+        lines = [f"{'group':>5}  {'trains':<6}  {'params':>10}  layers"]
+        for index, group in enumerate(self.layer_groups):
+            variables = trainable_by_nature(group)
+            params = sum(int(keras.ops.size(v)) for v in variables)
+            trains = "yes" if any(v.trainable for v in variables) else "no"
+            span = group[0].name if len(group) == 1 else f"{group[0].name} .. {group[-1].name}"
+            lines.append(f"{index:>5}  {trains:<6}  {params:>10,}  {span} ({len(group)} layers)")
+        text = "\n".join(lines)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    # === Training ===
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
+        """`keras.Model.compile` with "auto" defaults matched to the heads.
+
+        Args:
+            optimizer: `"auto"` is Adam at 1e-3 while the backbone is frozen,
+                1e-4 once any backbone group trains. Defaults to `"auto"`.
+            loss: `"auto"` takes each head's `default_loss()`. Defaults to `"auto"`.
+            metrics: `"auto"` takes each head's `default_metrics()`. Defaults
+                to `"auto"`.
+            **kwargs: passed to `keras.Model.compile`.
+        """
+        heads = self.heads
+        if optimizer == "auto":
+            backbone_trains = any(v.trainable for v in trainable_by_nature([self.backbone]))
+            rate = FINE_TUNE_LEARNING_RATE if backbone_trains else HEAD_LEARNING_RATE
+            optimizer = keras.optimizers.Adam(learning_rate=rate)
+        if loss == "auto":
+            loss = self._per_head("default_loss", heads)
+        if metrics == "auto":
+            metrics = self._per_head("default_metrics", heads)
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def compile_from_config(self, config):
+        # Called by `keras.models.load_model`: same "auto" resolution as compile,
+        # and the optimizer built over the same variables as when it was saved,
+        # so its saved state loads back.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        self._cover_variables_in_optimizer()
+
+    def _per_head(self, method, heads):
+        missing = [name for name, head in heads.items() if not hasattr(head, method)]
+        if missing or not heads:
+            raise ConfigurationError(
+                f"compile(loss='auto') needs tlkeras heads that know their loss; "
+                f"outputs {missing or list(self.output_names)} have custom layers. "
+                "Pass loss= and metrics= to compile() explicitly."
+            )
+        values = {name: getattr(head, method)() for name, head in heads.items()}
+        return next(iter(values.values())) if len(values) == 1 else values
+
+    def prepare_training(self):
+        """Makes the current trainable state take effect in the next train step.
+
+        Called by `fit()` and by callbacks that change what trains mid-`fit()`.
+        The optimizer is built over every variable that can ever train, so
+        unfreezing a group later keeps the optimizer state of the rest.
+        """
+        if not self.compiled:
+            return
+        self._cover_variables_in_optimizer()
+        state = {layer: layer.trainable for layer in self._flatten_layers()}
+        if state != getattr(self, "_compiled_trainable_state", None):
+            self._compiled_trainable_state = state
+            self.train_function = None
+
+    def _cover_variables_in_optimizer(self):
+        optimizer = self.optimizer
+        wanted = trainable_by_nature([self])
+        if not optimizer.built:
+            optimizer.build(wanted)
+            return
+        known = _optimizer_variable_keys(optimizer)
+        if all(optimizer._var_key(v) in known for v in wanted):
+            return
+        # New variables (e.g. LoRA factors added after compile): the optimizer's
+        # slots are per variable, so it is rebuilt from its config over all.
+        fresh = optimizer.__class__.from_config(optimizer.get_config())
+        fresh.build(wanted)
+        self.optimizer = fresh
+
+    def fit(self, *args, **kwargs):
+        self.prepare_training()
+        return super().fit(*args, **kwargs)
+
+    def train_on_batch(self, *args, **kwargs):
+        self.prepare_training()
+        return super().train_on_batch(*args, **kwargs)
+
+    # === Config ===
+    def get_config(self):
+        config = super().get_config()
+        config.update(top_groups=self._top_group_names)
+        return config
+
+
+def _optimizer_variable_keys(optimizer):
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    return set(inner._trainable_variables_indices)
