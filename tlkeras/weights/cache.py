@@ -1,0 +1,164 @@
+"""The on-disk cache that holds fetched wheels and converted weights.
+
+Every entry is published with an atomic rename, so a reader sees either the
+complete previous entry or the complete new one, never a half-written file,
+even when a process is killed mid-write. A per-entry lock file keeps two
+processes that fill the same entry from doing the work twice.
+"""
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: atomic renames alone still prevent corruption.
+    fcntl = None
+
+CACHE_DIR_ENV = "TLKERAS_CACHE_DIR"
+
+
+def cache_dir():
+    """Returns the root folder of the tlkeras cache, creating it if needed.
+
+    The folder is `$TLKERAS_CACHE_DIR` when that variable is set, else
+    `~/.cache/tlkeras`.
+
+    Returns:
+        A `pathlib.Path` to an existing directory.
+    """
+    root = os.environ.get(CACHE_DIR_ENV) or Path.home() / ".cache" / "tlkeras"
+    root = Path(root).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def sha256_file(path):
+    """Returns the hex SHA-256 digest of a file, read in 1 MiB chunks.
+
+    Args:
+        path: path to a file.
+
+    Returns:
+        The 64-character lowercase hex digest.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yields a temporary path that replaces `path` only on success.
+
+    The temporary name lies in the same folder (so `os.replace` is a rename,
+    atomic on POSIX and Windows) and keeps the final suffix, because some
+    writers check it (`model.save_weights` wants `.weights.h5`). On success
+    the file is fsynced, then renamed over `path`; on any exception it is
+    deleted and `path` keeps its previous content.
+
+    Args:
+        path: the final file path.
+
+    Example:
+
+    ```python
+    with atomic_path(cache_dir() / "model.weights.h5") as tmp:
+        model.save_weights(tmp)
+    ```
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(path.suffixes)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        # Flush the data before the rename so a crash cannot publish a name
+        # that points at blocks never written.
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="wb"):
+    """Opens a file for writing that appears at `path` only when complete.
+
+    Args:
+        path: the final file path.
+        mode: `"wb"` or `"w"`. Defaults to `"wb"`.
+
+    Example:
+
+    ```python
+    with atomic_write(cache_dir() / "index.json", "w") as f:
+        json.dump(index, f)
+    ```
+    """
+    if mode not in ("wb", "w"):
+        raise ValueError(f"`mode` must be 'wb' or 'w'. Received: mode={mode!r}")
+    with atomic_path(path) as tmp:
+        with open(tmp, mode) as f:
+            yield f
+
+
+@contextlib.contextmanager
+def atomic_directory(path):
+    """Yields a temporary folder that is renamed to `path` on success.
+
+    Used for cache entries made of several files (an unpacked wheel, a
+    keras-hub preset). If `path` already exists when the block ends (another
+    process published it first), the new copy is discarded and the existing
+    one kept. On an exception the temporary folder is removed.
+
+    Args:
+        path: the final folder path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        for file in tmp.rglob("*"):
+            if file.is_file():
+                with open(file, "rb") as f:
+                    os.fsync(f.fileno())
+        try:
+            os.replace(tmp, path)
+        except OSError:
+            if not path.is_dir():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def cache_lock(path):
+    """Holds an exclusive inter-process lock for the cache entry `path`.
+
+    Callers check for the entry again after acquiring the lock: another
+    process may have filled it while this one waited.
+
+    Args:
+        path: the cache entry (file or folder) to guard. The lock file is
+            `<path>.lock` beside it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f"{path.name}.lock", "a+b") as f:
+        if fcntl is not None:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
