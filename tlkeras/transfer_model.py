@@ -5,7 +5,6 @@ import keras
 from tlkeras.backbones.backbone import Backbone
 from tlkeras.backbones.backbone import trainable_by_nature
 from tlkeras.errors import ConfigurationError
-from tlkeras.heads.head import Head
 
 # "auto" learning rates: a frozen backbone tolerates a head-training rate; an
 # unfrozen pretrained backbone needs a small one not to wash out its features.
@@ -32,9 +31,13 @@ class TransferModel(keras.Model):
         **kwargs: passed to `keras.Model`.
     """
 
-    def __init__(self, *args, top_groups=None, **kwargs):
+    def __init__(self, *args, top_groups=None, frozen_groups=None, **kwargs):
         super().__init__(*args, **kwargs)
         self._top_group_names = [list(group) for group in (top_groups or [])]
+        if frozen_groups:
+            # Restored from a saved config: layers rebuilt by their own
+            # from_config (keras-hub backbones) do not keep `trainable` flags.
+            self._set_frozen(set(frozen_groups))
 
     # === Structure ===
     @property
@@ -47,12 +50,10 @@ class TransferModel(keras.Model):
 
     @property
     def heads(self):
-        """Dict of output name -> head layer, in output order."""
-        names = list(self.output_names)
-        heads = [layer for layer in self.layers if isinstance(layer, Head)]
-        if len(heads) == len(names):
-            return dict(zip(names, heads))
-        return {layer.name: layer for layer in heads}
+        """Dict of output name -> the layer producing that output."""
+        struct = self._outputs_struct
+        items = struct.items() if isinstance(struct, dict) else [(self.output_names[0], struct)]
+        return {name: tensor._keras_history.operation for name, tensor in items}
 
     @property
     def layer_groups(self):
@@ -85,13 +86,16 @@ class TransferModel(keras.Model):
                 f"freeze(k) takes the number of layer groups to freeze, an int in "
                 f"[0, {n_groups}]. Received: k={k!r}"
             )
+        self._set_frozen(set(range(k)))
+        return self
+
+    def _set_frozen(self, frozen):
         # Setting `trainable` on a model recurses into its layers, so the
         # containers are opened first and the frozen groups closed after.
         self.trainable = True
         for index, group in enumerate(self.layer_groups):
             for layer in group:
-                layer.trainable = index >= k
-        return self
+                layer.trainable = index not in frozen
 
     def unfreeze(self):
         """Makes every layer group trainable (full fine-tuning)."""
@@ -143,13 +147,13 @@ class TransferModel(keras.Model):
         if metrics == "auto":
             metrics = self._per_head("default_metrics", heads)
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        # Built now, over every variable that may ever train, so that a saved
+        # optimizer always has the same variables as the one that loads it.
+        self._cover_variables_in_optimizer()
 
     def compile_from_config(self, config):
-        # Called by `keras.models.load_model`: same "auto" resolution as compile,
-        # and the optimizer built over the same variables as when it was saved,
-        # so its saved state loads back.
+        # Called by `keras.models.load_model`; Keras skips custom compile()s.
         self.compile(**keras.saving.deserialize_keras_object(config))
-        self._cover_variables_in_optimizer()
 
     def _per_head(self, method, heads):
         missing = [name for name, head in heads.items() if not hasattr(head, method)]
@@ -203,7 +207,7 @@ class TransferModel(keras.Model):
     # === Config ===
     def get_config(self):
         config = super().get_config()
-        config.update(top_groups=self._top_group_names)
+        config.update(top_groups=self._top_group_names, frozen_groups=self.frozen_groups)
         return config
 
 

@@ -84,7 +84,7 @@ class Backbone(keras.Model):
                 f"{type(model).__name__} named {model.name!r}"
             )
         return cls(
-            inputs=model.inputs,
+            inputs=model.inputs[0] if len(model.inputs) == 1 else model.inputs,
             outputs=model.outputs[0] if len(model.outputs) == 1 else model.outputs,
             modality=modality,
             layer_groups=layer_groups,
@@ -143,6 +143,10 @@ class Backbone(keras.Model):
 
         inputs = [one(spec) for spec in self.inputs]
         return inputs[0] if len(inputs) == 1 else inputs
+
+    def example_targets(self, num_classes=2, batch_size=2, seed=0):
+        """Random integer labels matching `example_inputs` (one per example)."""
+        return np.random.default_rng(seed).integers(0, num_classes, size=(batch_size,))
 
     # === Config ===
     def get_config(self):

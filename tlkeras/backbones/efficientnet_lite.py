@@ -11,13 +11,14 @@ import keras
 
 from tlkeras.backbones import pretrained
 from tlkeras.backbones.backbone import Backbone
+from tlkeras.backbones.backbone import derive_layer_groups
 from tlkeras.errors import WeightsError
 from tlkeras.layers.image_normalization import ImageNormalization
 
 KERAS_HUB_PRESET = "efficientnet_lite0_ra_imagenet"
-# timm's efficientnet_lite0 normalises with mean = std = 0.5 (pixels -> [-1, 1]).
-MEAN = (0.5, 0.5, 0.5)
-STD = (0.5, 0.5, 0.5)
+# The TF-trained Lite0 weights expect (x - 127) / 128 for pixels x in [0, 255].
+MEAN = (127 / 255,) * 3
+STD = (128 / 255,) * 3
 
 
 def _random_trunk():
@@ -81,24 +82,21 @@ def _load_preset(preset):
 
 
 def _wrap(trunk, input_shape, source):
-    # The keras-hub backbone is re-applied to a fixed-size input behind the
-    # normalisation its weights expect; its layers are shared, not copied.
+    # keras-hub builds the trunk for any image size; a fixed size lets layer
+    # groups follow the resolution stages, so it is rebuilt at `input_shape`
+    # with the same weights, then put behind the normalisation its weights expect.
+    sized = trunk.__class__.from_config({**trunk.get_config(), "input_shape": tuple(input_shape)})
+    sized.set_weights(trunk.get_weights())
     inputs = keras.Input(input_shape, name="pixels")
-    x = ImageNormalization(mean=MEAN, std=STD, name="lite0_norm")(inputs)
-    flat = keras.Model(trunk.inputs, trunk.outputs)
-    features = _apply_flat(flat, x)
+    normalize = ImageNormalization(mean=MEAN, std=STD, name="lite0_norm")
+    features = sized(normalize(inputs))
+    groups = derive_layer_groups(sized)
+    groups[0] = [normalize.name] + groups[0]
     return Backbone(
         inputs=inputs,
         outputs=features,
         modality="image",
+        layer_groups=groups,
         weights_source=source,
         name="efficientnet_lite0",
     )
-
-
-def _apply_flat(model, x):
-    # Calling `model(x)` would nest it as one layer; cloning onto the new
-    # input with shared layers keeps every layer visible for layer groups.
-    return keras.models.clone_model(
-        model, input_tensors=x, clone_function=lambda layer: layer
-    ).output

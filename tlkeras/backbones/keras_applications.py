@@ -20,12 +20,14 @@ DEFAULT_IMAGE_SHAPE = (224, 224, 3)
 _TF_MODE = dict(mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5])  # [-1, 1]
 
 
-def _caffe_mode(x):
+def _caffe_mode():
     # BGR channel order, ImageNet mean subtracted, no scaling.
-    bgr = keras.layers.Lambda(lambda t: t[..., ::-1], name="rgb_to_bgr")(x)
     return ImageNormalization(
-        mean=[103.939 / 255, 116.779 / 255, 123.68 / 255], std=[1 / 255] * 3, name="caffe_norm"
-    )(bgr)
+        mean=[103.939 / 255, 116.779 / 255, 123.68 / 255],
+        std=[1 / 255] * 3,
+        reverse_channels=True,
+        name="caffe_norm",
+    )
 
 
 def _variant(name, value, choices):
@@ -124,12 +126,12 @@ def efficientnet(input_shape=DEFAULT_IMAGE_SHAPE, weights="imagenet", variant="b
 efficientnet.modality = "image"
 
 _RESNETS = {
-    "50": (keras.applications.ResNet50, _caffe_mode),
-    "101": (keras.applications.ResNet101, _caffe_mode),
-    "152": (keras.applications.ResNet152, _caffe_mode),
-    "50v2": (keras.applications.ResNet50V2, None),
-    "101v2": (keras.applications.ResNet101V2, None),
-    "152v2": (keras.applications.ResNet152V2, None),
+    "50": (keras.applications.ResNet50, "caffe"),
+    "101": (keras.applications.ResNet101, "caffe"),
+    "152": (keras.applications.ResNet152, "caffe"),
+    "50v2": (keras.applications.ResNet50V2, "tf"),
+    "101v2": (keras.applications.ResNet101V2, "tf"),
+    "152v2": (keras.applications.ResNet152V2, "tf"),
 }
 
 
@@ -142,9 +144,10 @@ def resnet(input_shape=DEFAULT_IMAGE_SHAPE, weights="imagenet", variant="50", **
         variant: `"50"`, `"101"`, `"152"`, `"50v2"`, `"101v2"`, `"152v2"`.
             Defaults to `"50"`.
     """
-    constructor, preprocess = _variant("resnet", variant, _RESNETS)
-    if preprocess is None:
-        preprocess = ImageNormalization(**_TF_MODE, name="tf_norm")
+    constructor, mode = _variant("resnet", variant, _RESNETS)
+    preprocess = (
+        _caffe_mode() if mode == "caffe" else ImageNormalization(**_TF_MODE, name="tf_norm")
+    )
     return application_backbone(
         f"resnet{str(variant).lower()}",
         constructor,

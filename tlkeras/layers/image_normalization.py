@@ -14,6 +14,8 @@ class ImageNormalization(keras.layers.Layer):
     Args:
         mean: per-channel mean of pixels scaled to `[0, 1]` (a float or a list).
         std: per-channel standard deviation, same scale. Must be > 0.
+        reverse_channels: flip RGB to BGR first (Caffe-trained weights).
+            Defaults to `False`.
 
     Example:
 
@@ -22,8 +24,9 @@ class ImageNormalization(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, mean, std, **kwargs):
+    def __init__(self, mean, std, reverse_channels=False, **kwargs):
         super().__init__(**kwargs)
+        self.reverse_channels = bool(reverse_channels)
         self.mean = [float(m) for m in _as_list(mean)]
         self.std = [float(s) for s in _as_list(std)]
         if any(s <= 0 for s in self.std):
@@ -31,6 +34,8 @@ class ImageNormalization(keras.layers.Layer):
 
     def call(self, inputs):
         x = ops.cast(inputs, self.compute_dtype) / 255.0
+        if self.reverse_channels:
+            x = ops.flip(x, axis=-1)
         mean = ops.convert_to_tensor(self.mean, dtype=self.compute_dtype)
         std = ops.convert_to_tensor(self.std, dtype=self.compute_dtype)
         return (x - mean) / std
@@ -40,7 +45,7 @@ class ImageNormalization(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(mean=self.mean, std=self.std)
+        config.update(mean=self.mean, std=self.std, reverse_channels=self.reverse_channels)
         return config
 
 

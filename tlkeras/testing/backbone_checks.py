@@ -1,0 +1,219 @@
+"""The public conformance suite that every backbone, first- or third-party, passes.
+
+Each check is a small named function taking a zero-argument `make_backbone`
+callable (a fresh backbone per check, since checks train). `check_backbone`
+runs them all; `backbone_checks` yields them for pytest parametrization.
+
+Example (a plugin's own test file):
+
+```python
+import pytest
+from tlkeras.testing import backbone_checks
+
+@pytest.mark.parametrize("check", backbone_checks("my_backbone"), ids=lambda c: c.__name__)
+def test_conformance(check):
+    check()
+```
+"""
+
+import functools
+import os
+import tempfile
+
+import keras
+import numpy as np
+
+from tlkeras import registry
+from tlkeras.backbones.backbone import Backbone
+from tlkeras.backbones.backbone import trainable_by_nature
+from tlkeras.errors import TlkerasError
+from tlkeras.errors import UnknownBackboneError
+
+NUM_CLASSES = 2
+BATCH_SIZE = 4
+
+
+class BackboneCheckError(TlkerasError, AssertionError):
+    """A backbone failed a conformance check; the message says which and why."""
+
+
+def _fail(check, message):
+    raise BackboneCheckError(f"[{check}] {message}")
+
+
+def _factory(backbone, backbone_kwargs):
+    from tlkeras.builder import get_backbone
+
+    if isinstance(backbone, str):
+        return lambda: get_backbone(backbone, **backbone_kwargs)
+    if isinstance(backbone, Backbone):
+        return lambda: backbone
+    if callable(backbone):
+        return lambda: get_backbone(backbone())
+    raise TypeError(
+        "check_backbone takes a registered name, a Backbone, or a zero-argument "
+        f"factory. Received: {backbone!r}"
+    )
+
+
+def _build(make_backbone, **kwargs):
+    from tlkeras.builder import build
+
+    backbone = make_backbone()
+    head = getattr(backbone, "default_head", "classifier")
+    model = build(backbone, head=head, num_classes=NUM_CLASSES, **kwargs)
+    x = backbone.example_inputs(batch_size=BATCH_SIZE)
+    y = backbone.example_targets(num_classes=NUM_CLASSES, batch_size=BATCH_SIZE)
+    return model, x, y
+
+
+def _snapshot(variables):
+    return [np.array(keras.ops.convert_to_numpy(v)) for v in variables]
+
+
+def check_runs_with_declared_features(make_backbone):
+    """Runs on its example inputs with the declared feature shape and finite values."""
+    backbone = make_backbone()
+    if backbone.modality not in ("image", "text", "graph", "other"):
+        _fail("runs", f"unknown modality {backbone.modality!r}")
+    features = keras.ops.convert_to_numpy(backbone(backbone.example_inputs(batch_size=2)))
+    declared = tuple(backbone.feature_shape)
+    matches = len(features.shape[1:]) == len(declared) and all(
+        d is None or d == f for d, f in zip(declared, features.shape[1:], strict=True)
+    )
+    if not matches:
+        _fail("runs", f"features have shape {features.shape[1:]}, declared {declared}")
+    if not np.all(np.isfinite(features)):
+        _fail("runs", "features contain NaN or Inf")
+
+
+def check_layer_groups_partition_trainable_variables(make_backbone):
+    """Every trainable variable belongs to exactly one layer group."""
+    backbone = make_backbone()
+    groups = backbone.layer_groups
+    if len(groups) < 1:
+        _fail("layer_groups", "no layer groups")
+    owners = {}
+    for index, group in enumerate(groups):
+        for variable in trainable_by_nature(group):
+            if id(variable) in owners:
+                _fail(
+                    "layer_groups", f"{variable.path} in groups {owners[id(variable)]} and {index}"
+                )
+            owners[id(variable)] = index
+    missing = [v.path for v in trainable_by_nature([backbone]) if id(v) not in owners]
+    if missing:
+        _fail("layer_groups", f"variables in no group: {missing[:5]}")
+
+
+def check_freezing_keeps_frozen_groups_bit_identical(make_backbone):
+    """After freeze(k), one fit step leaves the first k groups (and BN statistics) untouched."""
+    model, x, y = _build(make_backbone, freeze=False)
+    groups = model.layer_groups
+    k = max(1, model.num_backbone_groups // 2)
+    model.freeze(k)
+    frozen = [v for group in groups[:k] for layer in group for v in layer.weights]
+    moving = [trainable_by_nature(group) for group in groups[k:]]
+    before_frozen = _snapshot(frozen)
+    before_moving = [_snapshot(vs) for vs in moving]
+    model.fit(x, y, epochs=1, batch_size=BATCH_SIZE, verbose=0)
+    for variable, before in zip(frozen, before_frozen, strict=True):
+        if not np.array_equal(before, keras.ops.convert_to_numpy(variable)):
+            _fail("freeze", f"frozen variable {variable.path} changed after freeze({k})")
+    for index, (variables, before) in enumerate(zip(moving, before_moving, strict=True)):
+        if variables and all(
+            np.array_equal(b, keras.ops.convert_to_numpy(v))
+            for v, b in zip(variables, before, strict=True)
+        ):
+            _fail("freeze", f"no variable of trainable group {k + index} moved in one fit step")
+
+
+def check_classifier_trains_with_finite_loss(make_backbone):
+    """Builds with a classifier head and one training step gives a finite loss."""
+    model, x, y = _build(make_backbone, freeze=False)
+    history = model.fit(x, y, epochs=1, batch_size=BATCH_SIZE, verbose=0)
+    loss = history.history["loss"][-1]
+    if not np.isfinite(loss):
+        _fail("trains", f"loss after one step is {loss}")
+
+
+def check_keras_file_round_trip(make_backbone):
+    """`.keras` save/load gives the same outputs and the same frozen groups."""
+    model, x, _ = _build(make_backbone, freeze=1)
+    expected = keras.ops.convert_to_numpy(model(x, training=False))
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.keras")
+        model.save(path)
+        loaded = keras.models.load_model(path)
+    actual = keras.ops.convert_to_numpy(loaded(x, training=False))
+    if not np.allclose(expected, actual, atol=1e-6):
+        _fail("round_trip", f"outputs differ by {np.abs(expected - actual).max()}")
+    if loaded.frozen_groups != model.frozen_groups:
+        _fail("round_trip", f"frozen groups {loaded.frozen_groups} != {model.frozen_groups}")
+
+
+def check_unknown_name_raises_helpful_error(make_backbone):
+    """A misspelt backbone name raises an error naming the value and the fix."""
+    name = make_backbone().name + "_misspelt"
+    try:
+        registry.get_entry(name)
+    except UnknownBackboneError as error:
+        if repr(name) not in str(error) or "list_backbones" not in str(error):
+            _fail("unknown_name", f"unhelpful message: {error}")
+        return
+    _fail("unknown_name", f"no error for the unknown name {name!r}")
+
+
+ALL_CHECKS = (
+    check_runs_with_declared_features,
+    check_layer_groups_partition_trainable_variables,
+    check_freezing_keeps_frozen_groups_bit_identical,
+    check_classifier_trains_with_finite_loss,
+    check_keras_file_round_trip,
+    check_unknown_name_raises_helpful_error,
+)
+
+
+def backbone_checks(backbone, expected_failed_checks=None, **backbone_kwargs):
+    """Yields each check bound to `backbone`, as zero-argument callables.
+
+    Args:
+        backbone: a registered name, a `Backbone`, or a zero-argument factory.
+        expected_failed_checks: dict check name -> reason; those checks are
+            yielded as callables that raise `pytest.skip`-free
+            `BackboneCheckError` only if they unexpectedly pass. Defaults to
+            `None`.
+        **backbone_kwargs: passed to the registered factory (use small
+            `input_shape`s and `weights=None` to keep tests fast).
+    """
+    make_backbone = _factory(backbone, backbone_kwargs)
+    expected = expected_failed_checks or {}
+    for check in ALL_CHECKS:
+        bound = functools.partial(check, make_backbone)
+        if check.__name__ in expected:
+            bound = functools.partial(
+                _expect_failure, check, make_backbone, expected[check.__name__]
+            )
+        functools.update_wrapper(bound, check)
+        yield bound
+
+
+def _expect_failure(check, make_backbone, reason):
+    try:
+        check(make_backbone)
+    except BackboneCheckError:
+        return
+    _fail(check.__name__, f"declared as failing ({reason}) but it passed; remove it")
+
+
+def check_backbone(backbone, expected_failed_checks=None, **backbone_kwargs):
+    """Runs the whole conformance suite; raises `BackboneCheckError` on the first failure.
+
+    Returns:
+        The list of check names that ran.
+    """
+    ran = []
+    for check in backbone_checks(backbone, expected_failed_checks, **backbone_kwargs):
+        check()
+        ran.append(check.__name__)
+    return ran
