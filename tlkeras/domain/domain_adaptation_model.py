@@ -1,0 +1,323 @@
+"""DomainAdaptationModel: DANN, MMD or CORAL training of a TransferModel with plain fit()."""
+
+import keras
+from keras import ops
+
+from tlkeras.backbones.backbone import trainable_by_nature
+from tlkeras.domain.losses import coral_loss
+from tlkeras.domain.losses import mmd_loss
+from tlkeras.errors import ConfigurationError
+from tlkeras.layers.gradient_reversal import GradientReversal
+from tlkeras.transfer_model import FINE_TUNE_LEARNING_RATE
+from tlkeras.transfer_model import HEAD_LEARNING_RATE
+
+METHODS = ("dann", "mmd", "coral", None)
+DISCREPANCIES = {"mmd": mmd_loss, "coral": coral_loss}
+SOURCE, TARGET, LABELED_TARGET = "source", "target", "labeled_target"
+
+
+@keras.saving.register_keras_serializable(package="tlkeras")
+class DomainAdaptationModel(keras.Model):
+    """Trains a transfer model on labeled source and unlabeled target data.
+
+    Wraps a model built by `tlkeras.build(..., bottleneck=...)` and shares its
+    layers and weights (no copy). A domain discriminator reads the bottleneck
+    features of source and target examples, one concatenated batch per step:
+
+    - `method="dann"` (Ganin et al., 2016): the discriminator sits behind a
+      `GradientReversal` layer, so the same backward pass trains it to tell
+      the domains apart and trains the features to fool it.
+      `adaptation_weight` is the reversal factor λ.
+    - `method="mmd"` / `"coral"`: the loss adds `adaptation_weight ×` a
+      discrepancy between source and target features (`mmd_loss`,
+      `coral_loss`). The discriminator becomes a probe behind a reversal of
+      factor 0: it learns, but cannot move the features.
+    - `method=None`: source-only training with the same probe, the baseline
+      with the same budget and the same logs.
+
+    The label loss applies to source examples (and to labeled target
+    examples, for semi-supervised adaptation); the domain loss to all.
+    Besides `loss` and the head's metrics (on labeled examples), the logs hold
+    `label_loss`, `domain_loss`, `domain_accuracy` and, for MMD / CORAL,
+    `mmd_loss` / `coral_loss`. `domain_accuracy` needs no target labels: on
+    held-out pairs (`validation_data=pair_datasets(..., shuffle=False)`), a
+    value near 0.5 means the features no longer tell the domains apart.
+
+    Train with `fit()` on `tlkeras.domain.pair_datasets(...)`, or on
+    `x={"source": xs, "target": xt}, y=ys` (optionally with
+    `x["labeled_target"]` and `y={"source": ys, "labeled_target": yl}`).
+    Predict, evaluate and save with `task_model`.
+
+    Args:
+        task_model: a single-output `tlkeras.TransferModel` (or any functional
+            model) with a layer named by `features`.
+        method: `"dann"`, `"mmd"`, `"coral"` or `None`. Defaults to `"dann"`.
+        adaptation_weight: λ, the initial reversal factor (DANN) or
+            discrepancy weight (MMD / CORAL); change it during training with
+            `tlkeras.callbacks.DomainAdversarialSchedule`. Defaults to `1.0`.
+        features: name of the layer whose output is aligned. Defaults to
+            `"bottleneck"`.
+        discriminator_units: widths of the discriminator's hidden ReLU
+            layers. Defaults to `(64, 64)`.
+        mmd_bandwidths: kernel widths for `method="mmd"`, see `mmd_loss`.
+            Defaults to `None` (adapted to the features' scale).
+        **kwargs: passed to `keras.Model` (`name`, ...).
+
+    Example:
+
+    ```python
+    model = tlkeras.build(backbone, num_classes=10, bottleneck=128)
+    dann = tlkeras.domain.DomainAdaptationModel(model, method="dann")
+    dann.compile()
+    dann.fit(
+        tlkeras.domain.pair_datasets((x_source, y_source), x_target),
+        epochs=20,
+        callbacks=[tlkeras.callbacks.DomainAdversarialSchedule()],
+    )
+    dann.task_model.predict(x_target)
+    ```
+    """
+
+    def __init__(
+        self,
+        task_model,
+        method="dann",
+        adaptation_weight=1.0,
+        features="bottleneck",
+        discriminator_units=(64, 64),
+        mmd_bandwidths=None,
+        **kwargs,
+    ):
+        kwargs.setdefault("name", f"{task_model.name}_{method or 'source_only'}")
+        super().__init__(**kwargs)
+        if method not in METHODS:
+            raise ConfigurationError(
+                f"Unknown domain adaptation method. Received: method={method!r}; "
+                f"expected one of {METHODS}."
+            )
+        if len(task_model.outputs) != 1:
+            raise ConfigurationError(
+                "Domain adaptation supports single-output models. Received: a model "
+                f"with outputs {list(task_model.output_names)}"
+            )
+        self.task_model = task_model
+        self.method = method
+        self.features = features
+        self.discriminator_units = [int(u) for u in discriminator_units]
+        self.mmd_bandwidths = None if mmd_bandwidths is None else list(mmd_bandwidths)
+
+        # === Layers ===
+        # One functional model over the task model's own layers, with the
+        # features as a second output: one forward pass yields both.
+        self.joint = keras.Model(
+            task_model.input,
+            [task_model.output, _feature_tensor(task_model, features)],
+            name="joint",
+        )
+        factor = adaptation_weight if method == "dann" else 0.0
+        self.gradient_reversal = GradientReversal(factor, name="gradient_reversal")
+        self.discriminator = keras.Sequential(
+            [keras.layers.Dense(u, activation="relu") for u in self.discriminator_units]
+            # float32 logits keep the domain loss stable under mixed precision.
+            + [keras.layers.Dense(1, dtype="float32", name="domain_logit")],
+            name="domain_discriminator",
+        )
+        self.discriminator.build((None, self.joint.outputs[1].shape[-1]))
+        self._adaptation_weight = self.add_weight(
+            shape=(),
+            initializer=keras.initializers.Constant(_check_weight(adaptation_weight)),
+            trainable=False,
+            dtype="float32",
+            name="adaptation_weight",
+        )
+
+        # === Metrics ===
+        self.label_loss_tracker = keras.metrics.Mean(name="label_loss")
+        self.domain_loss_tracker = keras.metrics.Mean(name="domain_loss")
+        self.domain_accuracy = keras.metrics.BinaryAccuracy(name="domain_accuracy", threshold=0.0)
+        self.discrepancy_tracker = (
+            keras.metrics.Mean(name=f"{method}_loss") if method in DISCREPANCIES else None
+        )
+
+    # === Adaptation weight ===
+    @property
+    def adaptation_weight(self):
+        """λ: the reversal factor (DANN) or discrepancy weight (MMD / CORAL)."""
+        return float(ops.convert_to_numpy(self._adaptation_weight))
+
+    @adaptation_weight.setter
+    def adaptation_weight(self, value):
+        value = _check_weight(value)
+        self._adaptation_weight.assign(value)
+        if self.method == "dann":
+            self.gradient_reversal.factor = value
+
+    # === Forward pass ===
+    def call(self, inputs, training=None):
+        if not isinstance(inputs, dict) or not {SOURCE, TARGET} <= set(inputs):
+            keys = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
+            raise ValueError(
+                "DomainAdaptationModel takes x={'source': ..., 'target': ...} (see "
+                "tlkeras.domain.pair_datasets); predict with .task_model. "
+                f"Received: x with {keys}"
+            )
+        parts = [inputs[SOURCE], inputs[TARGET]]
+        if LABELED_TARGET in inputs:
+            parts.append(inputs[LABELED_TARGET])
+        joint_inputs = keras.tree.map_structure(
+            lambda *tensors: ops.concatenate(tensors, axis=0), *parts
+        )
+        predictions, features = self.joint(joint_inputs, training=training)
+        domain_logits = self.discriminator(self.gradient_reversal(features), training=training)
+        return {"predictions": predictions, "features": features, "domain": domain_logits}
+
+    # === Training ===
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
+        """`keras.Model.compile` with the task head's "auto" loss and metrics.
+
+        Args:
+            optimizer: `"auto"` is Adam at 1e-3 while the backbone is frozen,
+                1e-4 once any of it trains (as `TransferModel.compile`).
+                Defaults to `"auto"`.
+            loss: the label loss; `"auto"` takes the head's `default_loss()`.
+                Defaults to `"auto"`.
+            metrics: label metrics (computed on labeled examples); `"auto"`
+                takes the head's `default_metrics()`. Defaults to `"auto"`.
+            **kwargs: passed to `keras.Model.compile`.
+        """
+        head = self.task_model.output._keras_history.operation
+        if optimizer == "auto":
+            backbone = getattr(self.task_model, "backbone", self.task_model)
+            trains = any(v.trainable for v in trainable_by_nature([backbone]))
+            rate = FINE_TUNE_LEARNING_RATE if trains else HEAD_LEARNING_RATE
+            optimizer = keras.optimizers.Adam(learning_rate=rate)
+        if loss == "auto" or metrics == "auto":
+            if not hasattr(head, "default_loss"):
+                raise ConfigurationError(
+                    f"compile(loss='auto') needs a tlkeras head; the output layer "
+                    f"{head.name!r} is a {type(head).__name__}. Pass loss= and metrics=."
+                )
+            loss = head.default_loss() if loss == "auto" else loss
+            metrics = head.default_metrics() if metrics == "auto" else metrics
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        self.prepare_training()
+
+    def prepare_training(self):
+        """Makes freezing changes (`task_model.freeze(k)`) take effect in the next step.
+
+        The optimizer is built over every variable that can ever train, so a
+        group unfrozen later joins without resetting the others' state.
+        """
+        if not self.compiled:
+            return
+        variables = trainable_by_nature([self])
+        if not self.optimizer.built:
+            self.optimizer.build(variables)
+        state = tuple(v.trainable for v in variables)
+        if state != getattr(self, "_traced_trainable_state", None):
+            self._traced_trainable_state = state
+            self.train_function = None
+
+    def fit(self, *args, **kwargs):
+        self.prepare_training()
+        return super().fit(*args, **kwargs)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        n_source, n_target = _batch_size(x[SOURCE]), _batch_size(x[TARGET])
+        labels, predictions = _labeled(y, y_pred["predictions"], n_source, n_target)
+        label_loss = super().compute_loss(x, labels, predictions, sample_weight, training)
+
+        logits = y_pred["domain"]
+        domains = ops.concatenate(
+            [ops.zeros((n_source, 1)), ops.ones((ops.shape(logits)[0] - n_source, 1))], axis=0
+        )
+        domain_loss = ops.mean(keras.losses.binary_crossentropy(domains, logits, from_logits=True))
+        total = label_loss + domain_loss
+        self.label_loss_tracker.update_state(label_loss)
+        self.domain_loss_tracker.update_state(domain_loss)
+        self.domain_accuracy.update_state(domains, logits)
+        if self.discrepancy_tracker is not None:
+            features = y_pred["features"]
+            source_features = features[:n_source]
+            target_features = features[n_source : n_source + n_target]
+            if self.method == "mmd":
+                discrepancy = mmd_loss(
+                    source_features, target_features, bandwidths=self.mmd_bandwidths
+                )
+            else:
+                discrepancy = coral_loss(source_features, target_features)
+            self.discrepancy_tracker.update_state(discrepancy)
+            total = total + self._adaptation_weight * discrepancy
+        return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        n_source, n_target = _batch_size(x[SOURCE]), _batch_size(x[TARGET])
+        labels, predictions = _labeled(y, y_pred["predictions"], n_source, n_target)
+        return super().compute_metrics(x, labels, predictions, sample_weight)
+
+    # === Config ===
+    def get_config(self):
+        return {
+            "name": self.name,
+            "task_model": keras.saving.serialize_keras_object(self.task_model),
+            "method": self.method,
+            "adaptation_weight": self.adaptation_weight,
+            "features": self.features,
+            "discriminator_units": self.discriminator_units,
+            "mmd_bandwidths": self.mmd_bandwidths,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["task_model"] = keras.saving.deserialize_keras_object(config["task_model"])
+        return cls(**config)
+
+
+def _feature_tensor(model, name):
+    try:
+        layer = model.get_layer(name)
+    except ValueError:
+        raise ConfigurationError(
+            f"The model {model.name!r} has no layer named {name!r} to align. "
+            f"Received: features={name!r}; build the model with a bottleneck, e.g. "
+            "tlkeras.build(..., bottleneck=128), or pass features=<layer name>."
+        ) from None
+    output = layer.output
+    if len(output.shape) != 2:
+        raise ConfigurationError(
+            "Aligned features must be (batch, width) vectors. Received: "
+            f"features={name!r} with shape {tuple(output.shape)}"
+        )
+    return output
+
+
+def _labeled(y, predictions, n_source, n_target):
+    """Labels and predictions of the labeled examples: source, then labeled target."""
+    if not isinstance(y, dict):
+        return y, predictions[:n_source]
+    labels = ops.concatenate([y[SOURCE], y[LABELED_TARGET]], axis=0)
+    predictions = ops.concatenate(
+        [predictions[:n_source], predictions[n_source + n_target :]], axis=0
+    )
+    return labels, predictions
+
+
+def _batch_size(x):
+    return ops.shape(keras.tree.flatten(x)[0])[0]
+
+
+def _check_weight(value):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"adaptation_weight must be a non-negative number. Received: "
+            f"adaptation_weight={value!r}"
+        ) from None
+    if not value >= 0.0:
+        raise ValueError(
+            f"adaptation_weight must be a non-negative number. Received: "
+            f"adaptation_weight={value!r}"
+        )
+    return value
