@@ -7,9 +7,11 @@ model.fit(train_ds, validation_data=val_ds, epochs=3)
 ```
 """
 
+from tlkeras import callbacks
 from tlkeras import errors
 from tlkeras import heads
 from tlkeras import layers
+from tlkeras import optimizers
 from tlkeras.backbones.backbone import Backbone
 from tlkeras.builder import build
 from tlkeras.builder import get_backbone
@@ -26,11 +28,13 @@ __all__ = [
     "TransferModel",
     "backbone_info",
     "build",
+    "callbacks",
     "errors",
     "get_backbone",
     "heads",
     "layers",
     "list_backbones",
+    "optimizers",
     "register_backbone",
     "unregister_backbone",
 ]

@@ -1,0 +1,6 @@
+"""Callbacks that change how a `TransferModel` trains during `fit()`."""
+
+from tlkeras.callbacks.gradual_unfreezing import GradualUnfreezing
+from tlkeras.callbacks.learning_rate_logger import LearningRateLogger
+
+__all__ = ["GradualUnfreezing", "LearningRateLogger"]
