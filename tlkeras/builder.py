@@ -28,6 +28,8 @@ def build(
     pooling="avg",
     compile=True,
     name=None,
+    strategy=None,
+    loss_weights=None,
     **backbone_kwargs,
 ):
     """Builds a transfer model: backbone -> pooling -> bottleneck -> head(s).
@@ -59,6 +61,12 @@ def build(
         compile: compile with "auto" optimizer, loss and metrics, so `fit()`
             works at once. Defaults to `True`.
         name: model name. Defaults to `None` (derived from the backbone).
+        strategy: a fine-tuning strategy instead of `freeze`: a name
+            (`"feature_extraction"`, `"partial"`, `"full"`, `"gradual"`,
+            `"discriminative"`, `"lora"`), a `tlkeras.strategies.Strategy`, or
+            a list of them; see `TransferModel.configure`. Defaults to `None`.
+        loss_weights: with several heads, a dict task -> weight of its loss
+            in the total, passed to `compile`. Defaults to `None` (all 1).
         **backbone_kwargs: passed to the backbone factory (e.g. `variant="b3"`).
 
     Returns:
@@ -113,9 +121,22 @@ def build(
     )
 
     # === Training state ===
-    _apply_freeze(model, freeze)
+    if strategy is None:
+        _apply_freeze(model, freeze)
+    elif freeze != "auto":
+        raise ConfigurationError(
+            "Pass freeze= or strategy=, not both: a strategy sets what is frozen. "
+            f"Received: freeze={freeze!r}, strategy={strategy!r}"
+        )
+    else:
+        model.configure(strategy)
+    if loss_weights is not None and not compile:
+        raise ConfigurationError(
+            "loss_weights apply when build() compiles the model; pass them to "
+            f"compile() instead. Received: loss_weights={loss_weights!r}, compile=False"
+        )
     if compile:
-        model.compile()
+        model.compile(loss_weights=loss_weights)
     return model
 
 

@@ -10,6 +10,8 @@ from tlkeras.errors import ConfigurationError
 # unfrozen pretrained backbone needs a small one not to wash out its features.
 HEAD_LEARNING_RATE = 1e-3
 FINE_TUNE_LEARNING_RATE = 1e-4
+# keras.Model.fit(x, y, batch_size, epochs, verbose, callbacks, ...)
+FIT_CALLBACKS_POSITION = 5
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
@@ -34,9 +36,10 @@ class TransferModel(keras.Model):
     def __init__(self, *args, top_groups=None, frozen_groups=None, **kwargs):
         super().__init__(*args, **kwargs)
         self._top_group_names = [list(group) for group in (top_groups or [])]
-        if frozen_groups:
+        if frozen_groups is not None:
             # Restored from a saved config: layers rebuilt by their own
-            # from_config (keras-hub backbones) do not keep `trainable` flags.
+            # from_config (keras-hub backbones) do not keep `trainable` flags,
+            # and LoRA layers come back with trainable biases.
             self._set_frozen(set(frozen_groups))
 
     # === Structure ===
@@ -96,6 +99,7 @@ class TransferModel(keras.Model):
         for index, group in enumerate(self.layer_groups):
             for layer in group:
                 layer.trainable = index not in frozen
+        strategies_lib().train_lora_only(self.backbone)
 
     def unfreeze(self):
         """Makes every layer group trainable (full fine-tuning)."""
@@ -126,6 +130,27 @@ class TransferModel(keras.Model):
         return text
 
     # === Training ===
+    def configure(self, strategy):
+        """Applies a fine-tuning strategy: what trains, at which rates, and when.
+
+        See `tlkeras.strategies` for the names (`"feature_extraction"`,
+        `"partial"`, `"full"`, `"gradual"`, `"discriminative"`, `"lora"`). A
+        compiled model is compiled again with its compile arguments, so the
+        strategy's optimizer takes effect; `fit()` adds its callbacks.
+
+        Args:
+            strategy: a name, a `tlkeras.strategies.Strategy`, or a list of
+                them applied in order.
+
+        Example:
+
+        ```python
+        model.configure(["gradual", "discriminative"])
+        model.fit(x, y, epochs=5)
+        ```
+        """
+        return strategies_lib().configure(self, strategy)
+
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
         """`keras.Model.compile` with "auto" defaults matched to the heads.
 
@@ -137,11 +162,15 @@ class TransferModel(keras.Model):
                 to `"auto"`.
             **kwargs: passed to `keras.Model.compile`.
         """
+        # Kept so that configure() can compile again under a new strategy.
+        self._compile_arguments = dict(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        auto_optimizer = optimizer == "auto"
         heads = self.heads
         if optimizer == "auto":
             backbone_trains = any(v.trainable for v in trainable_by_nature([self.backbone]))
             rate = FINE_TUNE_LEARNING_RATE if backbone_trains else HEAD_LEARNING_RATE
             optimizer = keras.optimizers.Adam(learning_rate=rate)
+        optimizer = strategies_lib().compile_optimizer(self, optimizer, auto=auto_optimizer)
         if loss == "auto":
             loss = self._per_head("default_loss", heads)
         if metrics == "auto":
@@ -196,7 +225,27 @@ class TransferModel(keras.Model):
         fresh.build(wanted)
         self.optimizer = fresh
 
-    def fit(self, *args, **kwargs):
+    def fit(self, *args, cache_features=False, **kwargs):
+        """`keras.Model.fit`, plus the strategy's callbacks and an optional feature cache.
+
+        Args:
+            cache_features: when `True`, run the frozen backbone once over the
+                training and validation data and train the layers on top from
+                the cached features (see `tlkeras.fit_cached`). Defaults to
+                `False`.
+            *args, **kwargs: as for `keras.Model.fit`.
+        """
+        if len(args) > FIT_CALLBACKS_POSITION:
+            args = list(args)
+            args[FIT_CALLBACKS_POSITION] = strategies_lib().fit_callbacks(
+                self, args[FIT_CALLBACKS_POSITION]
+            )
+        else:
+            kwargs["callbacks"] = strategies_lib().fit_callbacks(self, kwargs.get("callbacks"))
+        if cache_features:
+            from tlkeras.feature_cache import fit_cached
+
+            return fit_cached(self, *args, **kwargs)
         self.prepare_training()
         return super().fit(*args, **kwargs)
 
@@ -209,6 +258,13 @@ class TransferModel(keras.Model):
         config = super().get_config()
         config.update(top_groups=self._top_group_names, frozen_groups=self.frozen_groups)
         return config
+
+
+def strategies_lib():
+    # Imported on use: tlkeras.strategies builds on this module.
+    from tlkeras import strategies
+
+    return strategies
 
 
 def _optimizer_variable_keys(optimizer):

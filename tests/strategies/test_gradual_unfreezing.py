@@ -1,11 +1,11 @@
 import keras
 import numpy as np
 import pytest
-from conftest import changed
-from conftest import group_weights
-from conftest import snapshot
-from conftest import tiny_data
-from conftest import tiny_model
+from strategy_helpers import changed
+from strategy_helpers import group_weights
+from strategy_helpers import snapshot
+from strategy_helpers import tiny_data
+from strategy_helpers import tiny_model
 
 from tlkeras.callbacks import GradualUnfreezing
 from tlkeras.errors import ConfigurationError

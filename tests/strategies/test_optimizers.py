@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import snapshot
-from conftest import tiny_data
-from conftest import tiny_model
+from strategy_helpers import snapshot
+from strategy_helpers import tiny_data
+from strategy_helpers import tiny_model
 
 import tlkeras
 from tlkeras.callbacks import GradualUnfreezing

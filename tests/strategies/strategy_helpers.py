@@ -1,14 +1,9 @@
 """Tiny models for the strategy tests: seconds per fit on two CPU cores."""
 
-import os
+import keras
+import numpy as np
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-import tlkeras  # noqa: E402
+import tlkeras
 
 NUM_CLASSES = 3
 
@@ -58,13 +53,3 @@ def changed(variables, before):
 def group_weights(model):
     """All variables (incl. BatchNorm statistics) of each layer group."""
     return [[v for layer in group for v in layer.weights] for group in model.layer_groups]
-
-
-@pytest.fixture
-def model():
-    return tiny_model()
-
-
-@pytest.fixture
-def data():
-    return tiny_data()
