@@ -9,12 +9,14 @@ model.fit(train_ds, validation_data=val_ds, epochs=3)
 
 from tlkeras import callbacks
 from tlkeras import errors
+from tlkeras import evaluation
 from tlkeras import heads
 from tlkeras import layers
 from tlkeras import optimizers
 from tlkeras.backbones.backbone import Backbone
 from tlkeras.builder import build
 from tlkeras.builder import get_backbone
+from tlkeras.evaluation import compare
 from tlkeras.registry import backbone_info
 from tlkeras.registry import list_backbones
 from tlkeras.registry import register_backbone
@@ -29,7 +31,9 @@ __all__ = [
     "backbone_info",
     "build",
     "callbacks",
+    "compare",
     "errors",
+    "evaluation",
     "get_backbone",
     "heads",
     "layers",

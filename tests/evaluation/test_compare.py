@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+
+import tlkeras
+from tlkeras.errors import ConfigurationError
+from tlkeras.evaluation.compare import RESULT_COLUMNS
+
+CONFIGS = {
+    "scratch": dict(weights=None, freeze=False),
+    "feature_extraction": dict(weights="ones", freeze=True),
+}
+
+
+def run(digits, **kwargs):
+    x, y, x_test, y_test = digits
+    arguments = dict(backbone="tiny_eval_cnn", fractions=(0.25, 0.5), seeds=(0,), epochs=2)
+    arguments.update(kwargs)
+    test = None if "cv" in kwargs else (x_test, y_test)
+    return tlkeras.compare(CONFIGS, (x, y), test, **arguments)
+
+
+def test_dataframe_is_tidy_with_one_row_per_run_and_metric(digits):
+    results = run(digits, seeds=(0, 1), shots=(4,))
+    assert list(results.columns) == list(RESULT_COLUMNS)
+    # 2 configs x 2 seeds x (2 fractions + 1 shots) x 2 metrics
+    assert len(results) == 2 * 2 * 3 * 2
+    assert set(results["metric"]) == {"accuracy", "macro_f1"}
+    assert results["value"].between(0, 1).all()
+    assert sorted(results["n_train"].unique()) == [12, 60, 120]
+    assert (results["wall_time"] > 0).all()
+    assert results["epochs_to_95pct_of_final"].between(1, 2).all()
+    assert results.attrs["settings"]["seeds"] == [0, 1]
+    assert results.attrs["settings"]["versions"]["keras"]
+
+
+def test_same_seed_repeats_exactly_and_another_seed_differs(digits):
+    first = run(digits, fractions=(0.5,))
+    second = run(digits, fractions=(0.5,))
+    np.testing.assert_array_equal(first["value"].to_numpy(), second["value"].to_numpy())
+    history = [h["value"] for h in first.attrs["history"]]
+    assert history == [h["value"] for h in second.attrs["history"]]
+    other = run(digits, fractions=(0.5,), seeds=(1,))
+    assert [h["value"] for h in other.attrs["history"]] != history
+
+
+def test_every_config_gets_the_same_budget(digits):
+    calls = []
+
+    def build_fn(**kwargs):
+        model = tlkeras.build(**kwargs)
+        original_fit = model.fit
+
+        def fit(*args, **fit_kwargs):
+            callbacks = [type(c).__name__ for c in fit_kwargs["callbacks"]]
+            calls.append((kwargs["weights"], fit_kwargs["epochs"], callbacks, len(fit_kwargs["x"])))
+            return original_fit(*args, **fit_kwargs)
+
+        model.fit = fit
+        return model
+
+    results = run(
+        digits, fractions=(0.5,), epochs=3, early_stopping=1, build_fn=build_fn, num_classes=3
+    )
+    assert [c[0] for c in calls] == [None, "ones"]
+    # same epochs, same early stopping, same training images for both
+    assert {(c[1], tuple(c[2]), c[3]) for c in calls} == {(3, ("EarlyStopping",), 120)}
+    assert set(results["n_train"]) == {120}
+
+
+def test_config_setting_the_budget_is_refused_naming_key_and_value(digits):
+    x, y, x_test, y_test = digits
+    with pytest.raises(ConfigurationError, match=r"'fine_tune'.*epochs=50"):
+        tlkeras.compare(
+            {"fine_tune": dict(epochs=50)}, (x, y), (x_test, y_test), backbone="tiny_eval_cnn"
+        )
+
+
+def test_cross_validation_scores_every_fold(digits):
+    results = run(digits, cv=3, fractions=(1.0,), epochs=1)
+    accuracy = results[results["metric"] == "accuracy"]
+    assert sorted(accuracy["fold"].unique()) == [0, 1, 2]
+    # each fold trains on the other two thirds of the 240 training images
+    assert set(accuracy["n_train"]) == {160}
+
+
+def test_regression_targets_get_regression_metrics(digits):
+    x, y, x_test, y_test = digits
+    results = tlkeras.compare(
+        {"scratch": dict(weights=None)},
+        (x, y.astype("float32")),
+        (x_test, y_test.astype("float32")),
+        backbone="tiny_eval_cnn",
+        head="regressor",
+        epochs=1,
+    )
+    assert set(results["metric"]) == {"mse", "mae", "r2"}
+    assert np.isnan(results["fraction"]).all()

@@ -1,0 +1,496 @@
+"""`tlkeras.compare`: configurations x training-set sizes x seeds, one budget, one test set."""
+
+import time
+
+import keras
+import numpy as np
+
+from tlkeras.errors import ConfigurationError
+from tlkeras.evaluation import metrics as metrics_lib
+from tlkeras.evaluation import splits
+from tlkeras.evaluation.versions import package_versions
+
+RESULT_COLUMNS = (
+    "config",
+    "fraction",
+    "shots",
+    "seed",
+    "fold",
+    "n_train",
+    "metric",
+    "value",
+    "epochs_run",
+    "epochs_to_95pct_of_final",
+    "wall_time",
+)
+# Keys of a configuration that go to fit() instead of tlkeras.build().
+FIT_KEYS = ("batch_size", "class_weight", "callbacks", "shuffle")
+# The budget is compare()'s to set, the same for every configuration.
+BUDGET_KEYS = ("epochs", "early_stopping", "initial_epoch", "validation_data", "validation_split")
+CONVERGENCE_FRACTION = 0.95
+
+
+def compare(
+    configs,
+    train_data,
+    test_data=None,
+    *,
+    backbone=None,
+    fractions=None,
+    shots=None,
+    seeds=(0,),
+    epochs=10,
+    early_stopping=None,
+    validation_split=0.0,
+    cv=None,
+    metrics="auto",
+    batch_size=32,
+    dataset_fn=None,
+    build_fn=None,
+    class_names=None,
+    precise_bn=True,
+    verbose=0,
+    **build_kwargs,
+):
+    """Trains every configuration on the same subsets with the same budget and scores it.
+
+    Each configuration is a dict of `tlkeras.build` arguments (e.g.
+    `weights=None, freeze=False` for training from scratch) and optionally
+    `fit()` arguments (`batch_size`, `class_weight`, `callbacks`, `shuffle`)
+    and `compile` (a dict for `model.compile`). The budget (`epochs`,
+    `early_stopping`, validation split) is set here, once, for all of them:
+    a configuration that names a budget key is refused.
+
+    For each seed (and each fold with `cv`), each training-set size (every
+    entry of `fractions` and of `shots`, or the whole training set) and each
+    configuration, a fresh model is built after `keras.utils.set_random_seed(seed)`,
+    trained, and scored on the held-out data. The subsets of one seed are
+    nested and shared by every configuration.
+
+    Args:
+        configs: a dict name -> configuration dict.
+        train_data: `(x, y)` arrays (`x` may be a dict of arrays).
+        test_data: held-out `(x, y)`. Required unless `cv` is given (each
+            fold's held-out part is then the test set). Defaults to `None`.
+        backbone: a registered backbone name shared by all configurations
+            (a configuration may override it). Defaults to `None`.
+        fractions: shares of the training set, e.g. `(0.01, 0.1, 1.0)`,
+            stratified by class. Defaults to `None`.
+        shots: examples per class, e.g. `(1, 5, 10)`. Defaults to `None`.
+            With neither, the whole training set is used.
+        seeds: seeds of subsets, initialisation and shuffling. Defaults to `(0,)`.
+        epochs: epochs of every run. Defaults to `10`.
+        early_stopping: `None`, a patience (int), or a dict of
+            `keras.callbacks.EarlyStopping` arguments; it monitors
+            `val_loss` when `validation_split > 0`, else `loss`, and restores
+            the best weights. Defaults to `None`.
+        validation_split: share of each training subset held out (stratified)
+            for early stopping and convergence curves. Defaults to `0.0`.
+        cv: number of folds for k-fold cross-validation over `train_data`
+            instead of a fixed test set. Defaults to `None`.
+        metrics: `"auto"` (accuracy and macro-F1 for integer labels, MSE,
+            MAE and R² otherwise) or a list of names/functions from
+            `tlkeras.evaluation.metrics`. Defaults to `"auto"`.
+        batch_size: batch size of every run. Defaults to `32`.
+        dataset_fn: `fn(x, y, training, seed)` returning what `fit()` and
+            `predict()` take (e.g. a `tf.data.Dataset` that resizes images),
+            or `None` to feed the arrays. Defaults to `None`.
+        build_fn: `fn(**kwargs)` returning a compiled model, in place of
+            `tlkeras.build`. Defaults to `None`.
+        class_names: names for per-class metrics. Defaults to `None`.
+        precise_bn: after training, re-estimate the statistics of every
+            trainable BatchNormalization layer over the training subset (in
+            a short budget the moving averages lag far behind the weights, which
+            would penalise the configurations that train BatchNorm). Defaults
+            to `True`.
+        verbose: Keras progress output of `fit()` (0, 1 or 2); with any
+            non-zero value one line per run is printed too. Defaults to `0`.
+        **build_kwargs: `tlkeras.build` arguments shared by every
+            configuration (`num_classes`, `input_shape`, `bottleneck`, ...).
+
+    Returns:
+        A tidy `pandas.DataFrame`, one row per run and metric, with columns
+        `config, fraction, shots, seed, fold, n_train, metric, value,
+        epochs_run, epochs_to_95pct_of_final, wall_time` (seconds of building
+        and training). `df.attrs["history"]` holds the per-epoch training
+        curves and `df.attrs["settings"]` the exact settings and package
+        versions; `tlkeras.evaluation.Report(df)` renders both.
+
+    Example:
+
+    ```python
+    results = tlkeras.compare(
+        {"scratch": dict(weights=None, freeze=False),
+         "fine_tune": dict(weights="imagenet", strategy="full")},
+        (x_train, y_train), (x_test, y_test),
+        backbone="efficientnet_lite0", input_shape=(64, 64, 3),
+        fractions=(0.01, 0.05, 0.1), seeds=(0, 1), epochs=5,
+    )
+    results.groupby(["config", "fraction", "metric"])["value"].mean()
+    ```
+    """
+    import pandas as pd
+
+    configs = _check_configs(configs)
+    x_train, y_train = _check_data(train_data, "train_data")
+    if cv is None and test_data is None:
+        raise ConfigurationError(
+            "compare() needs held-out data: pass test_data=(x, y) or cv=k. "
+            "Received: test_data=None, cv=None"
+        )
+    if cv is not None and test_data is not None:
+        raise ConfigurationError(
+            "With cv the held-out part of each fold is the test set; pass test_data or cv, "
+            f"not both. Received: cv={cv!r} and test_data"
+        )
+    x_test, y_test = _check_data(test_data, "test_data") if test_data is not None else (None, None)
+    classification = _is_classification(y_train)
+    metric_list = _resolve_metrics(metrics, classification)
+    if classification and build_fn is None and "num_classes" not in build_kwargs:
+        labels = y_train if y_test is None else np.concatenate([y_train, y_test])
+        build_kwargs["num_classes"] = int(np.max(labels)) + 1
+    if backbone is not None:
+        build_kwargs["backbone"] = backbone
+    sizes = _sizes(fractions, shots, classification)
+    budget = dict(
+        epochs=int(epochs),
+        early_stopping=early_stopping,
+        validation_split=float(validation_split),
+        batch_size=int(batch_size),
+        precise_bn=bool(precise_bn),
+    )
+    runner = _Runner(build_fn, build_kwargs, budget, dataset_fn, verbose)
+
+    rows, history = [], []
+    for seed in seeds:
+        for fold, pool, (x_eval, y_eval) in _folds(
+            cv, x_train, y_train, x_test, y_test, seed, classification
+        ):
+            for size in sizes:
+                subset = (
+                    pool
+                    if size is None
+                    else splits.subset_indices(
+                        y_train, pool, seed=seed, stratify=classification, **size
+                    )
+                )
+                train_idx, val_idx = splits.validation_indices(
+                    y_train, subset, validation_split, seed=seed, stratify=classification
+                )
+                train = (_take(x_train, train_idx), y_train[train_idx])
+                validation = (_take(x_train, val_idx), y_train[val_idx]) if len(val_idx) else None
+                key = dict(
+                    fraction=(size or {}).get("fraction", np.nan),
+                    shots=(size or {}).get("shots", np.nan),
+                    seed=int(seed),
+                    fold=np.nan if fold is None else fold,
+                )
+                for name, config in configs.items():
+                    outcome = runner.run(name, config, train, validation, (x_eval, y_eval), seed)
+                    values = metrics_lib.evaluate_predictions(
+                        y_eval, outcome.pop("predictions"), metric_list, class_names
+                    )
+                    curves = outcome.pop("history")
+                    for metric, value in values.items():
+                        rows.append(
+                            dict(
+                                config=name,
+                                **key,
+                                n_train=len(train_idx),
+                                metric=metric,
+                                value=value,
+                                **outcome,
+                            )
+                        )
+                    for curve, points in curves.items():
+                        for epoch, value in enumerate(points, start=1):
+                            history.append(
+                                dict(config=name, **key, epoch=epoch, key=curve, value=float(value))
+                            )
+                    if verbose:
+                        scores = ", ".join(f"{m}={v:.4f}" for m, v in values.items())
+                        print(
+                            f"[compare] {name} {_describe(key)} n_train={len(train_idx)}: {scores}"
+                        )
+
+    results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    results.attrs["history"] = history
+    results.attrs["settings"] = dict(
+        configs={name: _jsonable(config) for name, config in configs.items()},
+        shared_build_kwargs=_jsonable(build_kwargs),
+        fractions=None if fractions is None else [float(f) for f in fractions],
+        shots=None if shots is None else [int(k) for k in shots],
+        seeds=[int(s) for s in seeds],
+        cv=cv,
+        metrics=[metrics_lib.metric_name(m) for m in metric_list],
+        budget=_jsonable(budget),
+        n_train_pool=len(y_train),
+        n_test=None if y_test is None else len(y_test),
+        versions=package_versions(),
+    )
+    return results
+
+
+class _Runner:
+    """Builds, trains and predicts with one configuration under the shared budget."""
+
+    def __init__(self, build_fn, build_kwargs, budget, dataset_fn, verbose):
+        self.build_fn = build_fn
+        self.build_kwargs = build_kwargs
+        self.budget = budget
+        self.dataset_fn = dataset_fn
+        self.verbose = verbose
+
+    def run(self, name, config, train, validation, evaluation, seed):
+        build_args, fit_args, compile_args = split_config(name, config)
+        keras.utils.set_random_seed(int(seed))
+        start = time.perf_counter()
+        model = self._build({**self.build_kwargs, **build_args})
+        if compile_args:
+            model.compile(**compile_args)
+        batch_size = fit_args.pop("batch_size", self.budget["batch_size"])
+        callbacks = list(fit_args.pop("callbacks", None) or [])
+        callbacks += _early_stopping(self.budget["early_stopping"], validation is not None)
+        fit_inputs = self._inputs(*train, training=True, seed=seed, batch_size=batch_size)
+        validation_data = None
+        if validation is not None:
+            inputs = self._inputs(*validation, training=False, seed=seed, batch_size=batch_size)
+            validation_data = (inputs["x"], inputs["y"]) if "y" in inputs else inputs["x"]
+        fit_history = model.fit(
+            **fit_inputs,
+            validation_data=validation_data,
+            epochs=self.budget["epochs"],
+            callbacks=callbacks,
+            verbose=self.verbose,
+            **fit_args,
+        )
+        if self.budget["precise_bn"]:
+            recalibrate_batchnorm(
+                model, self._inputs(*train, training=False, seed=seed, batch_size=batch_size)
+            )
+        wall_time = time.perf_counter() - start
+        eval_inputs = self._inputs(*evaluation, training=False, seed=seed, batch_size=batch_size)
+        eval_inputs.pop("y", None)
+        eval_inputs.pop("shuffle", None)
+        predictions = model.predict(**eval_inputs, verbose=0)
+        curves = {k: list(v) for k, v in fit_history.history.items() if k != "learning_rate"}
+        return dict(
+            predictions=predictions,
+            history=curves,
+            epochs_run=len(next(iter(curves.values()), [])),
+            epochs_to_95pct_of_final=epochs_to_fraction_of_final(curves),
+            wall_time=wall_time,
+        )
+
+    def _build(self, kwargs):
+        if self.build_fn is not None:
+            return self.build_fn(**kwargs)
+        import tlkeras
+
+        if "backbone" not in kwargs:
+            raise ConfigurationError(
+                "compare() needs a backbone: pass backbone='<registered name>' or set "
+                "'backbone' in each configuration. Received: no backbone"
+            )
+        if isinstance(kwargs["backbone"], keras.Model):
+            raise ConfigurationError(
+                "compare() builds a fresh model per run, so the backbone must be a "
+                "registered name (see tlkeras.register_backbone) or a build_fn; a model "
+                "instance would carry its weights from one run into the next. Received: "
+                f"backbone={kwargs['backbone'].name!r} (a keras.Model)"
+            )
+        return tlkeras.build(**kwargs)
+
+    def _inputs(self, x, y, training, seed, batch_size):
+        """Keyword arguments of fit()/predict() for these arrays."""
+        if self.dataset_fn is None:
+            return dict(x=x, y=y, batch_size=batch_size, shuffle=training)
+        return dict(x=self.dataset_fn(x, y, training=training, seed=int(seed)))
+
+
+def split_config(name, config):
+    """Splits a configuration into `(build kwargs, fit kwargs, compile kwargs)`.
+
+    Raises:
+        ConfigurationError: when the configuration sets part of the budget
+            (`epochs`, `early_stopping`, ...), naming the key and value.
+    """
+    build_args, fit_args = {}, {}
+    compile_args = dict(config.get("compile") or {})
+    for key, value in config.items():
+        if key in BUDGET_KEYS:
+            raise ConfigurationError(
+                f"Configuration {name!r} sets {key!r}, but the budget is the same for every "
+                f"configuration: pass it to compare() instead. Received: {key}={value!r}"
+            )
+        if key == "compile":
+            continue
+        if key == "fit":
+            fit_args.update(value or {})
+        elif key in FIT_KEYS:
+            fit_args[key] = value
+        else:
+            build_args[key] = value
+    for key in BUDGET_KEYS:
+        if key in fit_args:
+            raise ConfigurationError(
+                f"Configuration {name!r} sets fit {key!r}, but the budget is the same for every "
+                f"configuration: pass it to compare() instead. Received: {key}={fit_args[key]!r}"
+            )
+    return build_args, fit_args, compile_args
+
+
+def recalibrate_batchnorm(model, inputs):
+    """Re-estimates the moving statistics of trainable BatchNorm layers ("precise BN").
+
+    Runs the model in training mode over the data once with a cumulative
+    average (momentum `i / (i + 1)` at batch `i`), so the statistics used at
+    inference are those of the trained weights. Frozen BatchNorm layers run in
+    inference mode and keep theirs. No weight changes.
+
+    Args:
+        model: a Keras model.
+        inputs: keyword arguments of `predict()`: `x` (arrays or a dataset)
+            and, for arrays, `batch_size`.
+    """
+    layers = [
+        layer
+        for layer in model._flatten_layers(include_self=False, recursive=True)
+        if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable
+    ]
+    if not layers:
+        return
+    momenta = [layer.momentum for layer in layers]
+    try:
+        for index, batch in enumerate(_batches(inputs)):
+            for layer in layers:
+                layer.momentum = index / (index + 1)
+            model(batch, training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta, strict=True):
+            layer.momentum = momentum
+
+
+def _batches(inputs):
+    x = inputs["x"]
+    if "batch_size" in inputs:
+        size = inputs["batch_size"]
+        count = len(keras.tree.flatten(x)[0])
+        for start in range(0, count, size):
+            yield keras.tree.map_structure(lambda a, s=start: a[s : s + size], x)
+        return
+    for element in x:
+        yield element[0] if isinstance(element, tuple) else element
+
+
+def epochs_to_fraction_of_final(curves, fraction=CONVERGENCE_FRACTION):
+    """First epoch (1-based) at which the training curve reaches `fraction` of its final value.
+
+    The curve is the first validation metric other than the loss, else the
+    first training metric, else the loss (then "reaching" means falling to
+    `final / fraction`). Returns `nan` for an empty history.
+    """
+    keys = [k for k in curves if not k.endswith("loss")]
+    ordered = [k for k in keys if k.startswith("val_")] + [
+        k for k in keys if not k.startswith("val_")
+    ]
+    key = ordered[0] if ordered else ("val_loss" if "val_loss" in curves else "loss")
+    values = np.asarray(curves.get(key, []), dtype="float64")
+    if values.size == 0:
+        return np.nan
+    final = values[-1]
+    reached = values >= fraction * final if ordered else values <= final / fraction
+    return int(np.argmax(reached)) + 1
+
+
+def _early_stopping(setting, has_validation):
+    if setting is None or setting is False:
+        return []
+    arguments = {"patience": setting} if isinstance(setting, int) else dict(setting)
+    arguments.setdefault("monitor", "val_loss" if has_validation else "loss")
+    arguments.setdefault("restore_best_weights", True)
+    return [keras.callbacks.EarlyStopping(**arguments)]
+
+
+def _check_configs(configs):
+    if not isinstance(configs, dict) or not configs:
+        raise ConfigurationError(
+            f"configs must be a non-empty dict of name -> dict of build/fit arguments. Received: configs={configs!r}"
+        )
+    for name, config in configs.items():
+        if not isinstance(config, dict):
+            raise ConfigurationError(
+                f"Configuration {name!r} must be a dict of build/fit arguments. Received: {name}={config!r}"
+            )
+    return configs
+
+
+def _check_data(data, argument):
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise ConfigurationError(
+            f"{argument} must be a tuple (x, y) of arrays. Received: {argument} of type {type(data).__name__}"
+        )
+    x, y = data
+    y = np.asarray(y)
+    lengths = {len(a) for a in keras.tree.flatten(x)}
+    if lengths != {len(y)}:
+        raise ConfigurationError(
+            f"{argument}: x and y need the same number of examples. Received: "
+            f"x lengths {sorted(lengths)}, y length {len(y)}"
+        )
+    return x, y
+
+
+def _is_classification(y):
+    return np.issubdtype(np.asarray(y).dtype, np.integer) and np.asarray(y).ndim == 1
+
+
+def _resolve_metrics(metrics, classification):
+    if metrics == "auto":
+        return list(
+            metrics_lib.CLASSIFICATION_METRICS if classification else metrics_lib.REGRESSION_METRICS
+        )
+    if isinstance(metrics, str) or callable(metrics):
+        metrics = [metrics]
+    for metric in metrics:
+        metrics_lib.get(metric)
+    return list(metrics)
+
+
+def _sizes(fractions, shots, classification):
+    sizes = [dict(fraction=float(f)) for f in fractions or ()]
+    sizes += [dict(shots=int(k)) for k in shots or ()]
+    if shots and not classification:
+        raise ConfigurationError(f"shots need integer class labels. Received: shots={shots!r}")
+    return sizes or [None]
+
+
+def _folds(cv, x_train, y_train, x_test, y_test, seed, classification):
+    if cv is None:
+        yield None, np.arange(len(y_train)), (x_test, y_test)
+        return
+    for fold, (train_idx, test_idx) in enumerate(
+        splits.kfold_indices(y_train, cv, seed=seed, stratify=classification)
+    ):
+        yield fold, train_idx, (_take(x_train, test_idx), y_train[test_idx])
+
+
+def _take(x, indices):
+    return keras.tree.map_structure(lambda a: a[indices], x)
+
+
+def _describe(key):
+    parts = [f"{k}={v}" for k, v in key.items() if not (isinstance(v, float) and np.isnan(v))]
+    return " ".join(parts)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return repr(value)

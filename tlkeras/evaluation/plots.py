@@ -1,0 +1,151 @@
+"""Matplotlib figures of comparison results, made without pyplot (no global state)."""
+
+import numpy as np
+
+SIZE_KINDS = (("fraction", "share of the training set"), ("shots", "examples per class (k-shot)"))
+
+
+def new_figure(ncols=1, width=5.5, height=4.0):
+    """A `matplotlib.figure.Figure` with `ncols` axes side by side."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width * ncols, height), layout="constrained")
+    axes = figure.subplots(1, ncols, squeeze=False)[0]
+    return figure, list(axes)
+
+
+def band(ax, x, mean, std, label):
+    """A mean line with markers and a ±1 std band (the spread over seeds/folds)."""
+    std = np.nan_to_num(np.asarray(std, dtype="float64"))
+    (line,) = ax.plot(x, mean, marker="o", label=label)
+    ax.fill_between(x, mean - std, mean + std, alpha=0.2, color=line.get_color())
+
+
+def learning_curve_figure(results, metric):
+    """Metric vs labelled training examples, one line per configuration.
+
+    Args:
+        results: a `compare()` DataFrame.
+        metric: the metric to plot, e.g. `"accuracy"`.
+    """
+    rows = results[results["metric"] == metric]
+    kinds = [(kind, label) for kind, label in SIZE_KINDS if rows[kind].notna().any()]
+    figure, axes = new_figure(max(1, len(kinds)))
+    for ax, (kind, label) in zip(axes, kinds or [(None, "whole training set")], strict=False):
+        subset = rows if kind is None else rows[rows[kind].notna()]
+        for config, group in subset.groupby("config", sort=False):
+            stats = group.groupby("n_train")["value"].agg(["mean", "std"]).sort_index()
+            band(
+                ax,
+                stats.index.to_numpy(),
+                stats["mean"].to_numpy(),
+                stats["std"].to_numpy(),
+                config,
+            )
+        if kind is not None:
+            ax.set_xscale("log")
+        ax.set_xlabel(f"labelled training examples ({label})")
+        ax.set_ylabel(f"test {metric}")
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    figure.suptitle(f"Learning curves: test {metric} (mean ± std over seeds/folds)")
+    return figure
+
+
+def convergence_figure(history, key):
+    """A training curve (`key`, e.g. `"val_accuracy"`) vs epoch, one panel per training-set size.
+
+    Args:
+        history: a DataFrame of `compare()`'s `attrs["history"]` records.
+        key: the history entry to plot.
+    """
+    rows = history[history["key"] == key].copy()
+    rows["size"] = [size_label(f, k) for f, k in zip(rows["fraction"], rows["shots"], strict=True)]
+    sizes = list(dict.fromkeys(rows["size"]))
+    figure, axes = new_figure(max(1, len(sizes)), width=4.5)
+    for ax, size in zip(axes, sizes, strict=False):
+        for config, group in rows[rows["size"] == size].groupby("config", sort=False):
+            stats = group.groupby("epoch")["value"].agg(["mean", "std"]).sort_index()
+            band(
+                ax,
+                stats.index.to_numpy(),
+                stats["mean"].to_numpy(),
+                stats["std"].to_numpy(),
+                config,
+            )
+        ax.set_title(size)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    figure.suptitle(f"Convergence: {key} per epoch (mean ± std over seeds/folds)")
+    return figure
+
+
+def probe_figure(probes, metric="accuracy"):
+    """Linear-probe score per layer group, one line per weights source.
+
+    Args:
+        probes: a `tlkeras.analysis.layer_probe` DataFrame.
+        metric: the probe score to plot. Defaults to `"accuracy"`.
+    """
+    figure, (ax,) = new_figure()
+    for source, group in probes.groupby("source", sort=False):
+        stats = group.groupby("group")[metric].agg(["mean", "std"]).sort_index()
+        band(ax, stats.index.to_numpy(), stats["mean"].to_numpy(), stats["std"].to_numpy(), source)
+    ax.set_xlabel("layer group (input side first)")
+    ax.set_ylabel(f"linear probe test {metric}")
+    ax.set_xticks(sorted(probes["group"].unique()))
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    figure.suptitle("Layer-wise transferability (linear probe on pooled group outputs)")
+    return figure
+
+
+def embedding_figure(points, labels, domains=None, title="features", class_names=None):
+    """2-D points coloured by class; with `domains`, marker shape by domain.
+
+    Args:
+        points: `(n, 2)` coordinates (PCA or t-SNE of features).
+        labels: `(n,)` class labels.
+        domains: `(n,)` domain ids or names. Defaults to `None`.
+        title: the figure title. Defaults to `"features"`.
+        class_names: names of the classes for the legend. Defaults to `None`.
+    """
+    figure, (ax,) = new_figure(width=6.0, height=5.0)
+    labels = np.asarray(labels)
+    domain_values = [None] if domains is None else list(dict.fromkeys(np.asarray(domains).tolist()))
+    markers = "o^sPDX*v"
+    colours = {label: f"C{i % 10}" for i, label in enumerate(np.unique(labels))}
+    for d, domain in enumerate(domain_values):
+        in_domain = np.ones(len(labels), bool) if domain is None else np.asarray(domains) == domain
+        for label, colour in colours.items():
+            chosen = in_domain & (labels == label)
+            name = class_names[label] if class_names is not None else str(label)
+            ax.scatter(
+                points[chosen, 0],
+                points[chosen, 1],
+                s=10,
+                c=colour,
+                marker=markers[d % len(markers)],
+                alpha=0.7,
+                label=name if d == 0 else None,
+            )
+    ax.legend(markerscale=2, fontsize="small", title="class", loc="best")
+    if domains is not None:
+        shapes = ", ".join(
+            f"{markers[d % len(markers)]} = {v}" for d, v in enumerate(domain_values)
+        )
+        title = f"{title} (domains: {shapes})"
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return figure
+
+
+def size_label(fraction, shots):
+    if fraction == fraction:  # not nan
+        return f"{100 * fraction:g}% of the training set"
+    if shots == shots:
+        return f"{int(shots)}-shot"
+    return "whole training set"
