@@ -155,8 +155,9 @@ class TransferModel(keras.Model):
         """`keras.Model.compile` with "auto" defaults matched to the heads.
 
         Args:
-            optimizer: `"auto"` is Adam at 1e-3 while the backbone is frozen,
-                1e-4 once any backbone group trains. Defaults to `"auto"`.
+            optimizer: `"auto"` is Adam at 1e-4 when a pretrained backbone
+                trains (not to wash out its features), else 1e-3. Defaults
+                to `"auto"`.
             loss: `"auto"` takes each head's `default_loss()`. Defaults to `"auto"`.
             metrics: `"auto"` takes each head's `default_metrics()`. Defaults
                 to `"auto"`.
@@ -168,13 +169,16 @@ class TransferModel(keras.Model):
         heads = self.heads
         if optimizer == "auto":
             backbone_trains = any(v.trainable for v in trainable_by_nature([self.backbone]))
-            rate = FINE_TUNE_LEARNING_RATE if backbone_trains else HEAD_LEARNING_RATE
+            pretrained = self.backbone.weights_source is not None
+            rate = FINE_TUNE_LEARNING_RATE if backbone_trains and pretrained else HEAD_LEARNING_RATE
             optimizer = keras.optimizers.Adam(learning_rate=rate)
         optimizer = strategies_lib().compile_optimizer(self, optimizer, auto=auto_optimizer)
         if loss == "auto":
             loss = self._per_head("default_loss", heads)
         if metrics == "auto":
-            metrics = self._per_head("default_metrics", heads)
+            # Custom head layers get no default metrics rather than an error.
+            per_head = {n: getattr(h, "default_metrics", list)() for n, h in heads.items()}
+            metrics = next(iter(per_head.values())) if len(per_head) == 1 else per_head
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
         # Built now, over every variable that may ever train, so that a saved
         # optimizer always has the same variables as the one that loads it.

@@ -11,20 +11,22 @@ import keras
 from tlkeras.backbones import pretrained
 from tlkeras.backbones.backbone import Backbone
 from tlkeras.layers.image_normalization import ImageNormalization
-from tlkeras.weights import mobilenet_v2 as torchvision_weights
+from tlkeras.weights.mobilenet_v2 import TORCHVISION_BATCH_NORM_EPSILON
+from tlkeras.weights.mobilenet_v2 import TORCHVISION_MEAN
+from tlkeras.weights.mobilenet_v2 import TORCHVISION_STD
 
 
 def _torchvision_trunk(input_shape):
     inputs = keras.Input(input_shape, name="pixels")
     x = ImageNormalization(
-        mean=torchvision_weights.TORCHVISION_MEAN,
-        std=torchvision_weights.TORCHVISION_STD,
+        mean=TORCHVISION_MEAN,
+        std=TORCHVISION_STD,
         name="torchvision_norm",
     )(inputs)
     model = keras.applications.MobileNetV2(include_top=False, weights=None, input_tensor=x)
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
-            layer.epsilon = torchvision_weights.TORCHVISION_BATCH_NORM_EPSILON
+            layer.epsilon = TORCHVISION_BATCH_NORM_EPSILON
     return model
 
 

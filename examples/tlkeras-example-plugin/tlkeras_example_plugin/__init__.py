@@ -1,0 +1,1 @@
+"""An example third-party tlkeras plugin: it adds the `tiny_vgg` backbone."""
