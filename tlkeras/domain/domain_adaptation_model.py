@@ -1,5 +1,7 @@
 """DomainAdaptationModel: DANN, MMD or CORAL training of a TransferModel with plain fit()."""
 
+import math
+
 import keras
 from keras import ops
 
@@ -100,6 +102,7 @@ class DomainAdaptationModel(keras.Model):
                 "Domain adaptation supports single-output models. Received: a model "
                 f"with outputs {list(task_model.output_names)}"
             )
+        adaptation_weight = _check_weight(adaptation_weight)
         self.task_model = task_model
         self.method = method
         self.features = features
@@ -125,7 +128,7 @@ class DomainAdaptationModel(keras.Model):
         self.discriminator.build((None, self.joint.outputs[1].shape[-1]))
         self._adaptation_weight = self.add_weight(
             shape=(),
-            initializer=keras.initializers.Constant(_check_weight(adaptation_weight)),
+            initializer=keras.initializers.Constant(adaptation_weight),
             trainable=False,
             dtype="float32",
             name="adaptation_weight",
@@ -222,6 +225,10 @@ class DomainAdaptationModel(keras.Model):
         self.prepare_training()
         return super().fit(*args, **kwargs)
 
+    def compile_from_config(self, config):
+        # Called by `keras.models.load_model`; Keras skips custom compile()s.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         n_source, n_target = _batch_size(x[SOURCE]), _batch_size(x[TARGET])
         labels, predictions = _labeled(y, y_pred["predictions"], n_source, n_target)
@@ -315,7 +322,7 @@ def _check_weight(value):
             f"adaptation_weight must be a non-negative number. Received: "
             f"adaptation_weight={value!r}"
         ) from None
-    if not value >= 0.0:
+    if not math.isfinite(value) or value < 0.0:
         raise ValueError(
             f"adaptation_weight must be a non-negative number. Received: "
             f"adaptation_weight={value!r}"

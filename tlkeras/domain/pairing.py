@@ -10,6 +10,7 @@ def pair_datasets(
     source,
     target,
     labeled_target=None,
+    *,
     batch_size=32,
     labeled_batch_size=None,
     shuffle=True,
