@@ -7,16 +7,21 @@ model.fit(train_ds, validation_data=val_ds, epochs=3)
 ```
 """
 
+from tlkeras import analysis
 from tlkeras import callbacks
 from tlkeras import errors
 from tlkeras import evaluation
 from tlkeras import heads
 from tlkeras import layers
 from tlkeras import optimizers
+from tlkeras import precision
+from tlkeras import strategies
 from tlkeras.backbones.backbone import Backbone
 from tlkeras.builder import build
 from tlkeras.builder import get_backbone
 from tlkeras.evaluation import compare
+from tlkeras.feature_cache import fit_cached
+from tlkeras.recipes import fine_tune
 from tlkeras.registry import backbone_info
 from tlkeras.registry import list_backbones
 from tlkeras.registry import register_backbone
@@ -28,17 +33,22 @@ __version__ = "0.1.0"
 __all__ = [
     "Backbone",
     "TransferModel",
+    "analysis",
     "backbone_info",
     "build",
     "callbacks",
     "compare",
     "errors",
     "evaluation",
+    "fine_tune",
+    "fit_cached",
     "get_backbone",
     "heads",
     "layers",
     "list_backbones",
     "optimizers",
+    "precision",
     "register_backbone",
+    "strategies",
     "unregister_backbone",
 ]

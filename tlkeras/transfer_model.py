@@ -233,9 +233,10 @@ class TransferModel(keras.Model):
         """`keras.Model.fit`, plus the strategy's callbacks and an optional feature cache.
 
         Args:
-            cache_features: when `True`, run the frozen backbone once over the
+            cache_features: `True` to run the frozen backbone once over the
                 training and validation data and train the layers on top from
-                the cached features (see `tlkeras.fit_cached`). Defaults to
+                the cached features, in memory (see `tlkeras.fit_cached`); a
+                folder path to keep them there as NumPy memmaps. Defaults to
                 `False`.
             *args, **kwargs: as for `keras.Model.fit`.
         """
@@ -249,7 +250,8 @@ class TransferModel(keras.Model):
         if cache_features:
             from tlkeras.feature_cache import fit_cached
 
-            return fit_cached(self, *args, **kwargs)
+            cache_dir = None if cache_features is True else cache_features
+            return fit_cached(self, *args, cache_dir=cache_dir, **kwargs)
         self.prepare_training()
         return super().fit(*args, **kwargs)
 

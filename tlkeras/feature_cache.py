@@ -1,0 +1,379 @@
+"""Feature cache: run a frozen backbone once, train the layers on top for many epochs.
+
+With the backbone frozen (feature extraction), its output for an example is
+the same in every epoch, yet `fit()` recomputes it each time, and the backbone
+is nearly all of the cost. `fit_cached` (or `model.fit(..., cache_features=True)`)
+computes the features once for the training and validation data, then trains
+the layers on top (pooling, bottleneck, heads) on them. The model, its
+optimizer and its weights are the same objects: the result matches the
+uncached run up to float rounding. The cache lives for one `fit()` call, so
+it is gone as soon as a later call trains a backbone group.
+"""
+
+import math
+import os
+import tempfile
+
+import keras
+import numpy as np
+
+from tlkeras.callbacks.gradual_unfreezing import GradualUnfreezing
+from tlkeras.errors import ConfigurationError
+
+DEFAULT_BATCH_SIZE = 32
+# Layers whose output in training differs from inference: features cached in
+# inference mode would not match what fit() sees.
+STOCHASTIC_LAYERS = (
+    keras.layers.Dropout,
+    keras.layers.SpatialDropout1D,
+    keras.layers.SpatialDropout2D,
+    keras.layers.SpatialDropout3D,
+    keras.layers.GaussianNoise,
+    keras.layers.GaussianDropout,
+    keras.layers.AlphaDropout,
+)
+
+
+def fit_cached(
+    model,
+    x=None,
+    y=None,
+    batch_size=None,
+    epochs=1,
+    verbose="auto",
+    callbacks=None,
+    validation_split=0.0,
+    validation_data=None,
+    shuffle=True,
+    class_weight=None,
+    sample_weight=None,
+    initial_epoch=0,
+    steps_per_epoch=None,
+    validation_steps=None,
+    validation_batch_size=None,
+    validation_freq=1,
+    cache_dir=None,
+):
+    """`model.fit(...)` for a frozen backbone, computing its features only once.
+
+    Takes the arguments of `keras.Model.fit`, with `x` as NumPy arrays or a
+    `tf.data.Dataset` of `(x, y)` or `(x, y, sample_weight)` batches (one pass
+    over the dataset is cached; its batch size is kept). Callbacks see the
+    full model, so checkpoints save it whole.
+
+    Args:
+        model: a compiled `tlkeras.TransferModel` whose backbone is frozen and
+            holds no dropout or noise layers.
+        cache_dir: a folder to keep the features in as NumPy memmaps, for
+            data larger than memory. Defaults to `None` (in memory).
+        **fit arguments: as for `keras.Model.fit`.
+
+    Returns:
+        The `History` of the run.
+
+    Example:
+
+    ```python
+    model = tlkeras.build("mobilenet_v2", num_classes=10, strategy="feature_extraction")
+    model.fit(x, y, epochs=20, validation_data=(x_val, y_val), cache_features=True)
+    ```
+    """
+    _check_cacheable(model, callbacks)
+    keep = tempfile.TemporaryDirectory(dir=cache_dir) if cache_dir is not None else None
+    folder = keep.name if keep is not None else None
+    try:
+        train = _cache(model, x, y, sample_weight, batch_size, folder, "train")
+        batch_size = batch_size or train.batch_size
+        if validation_data is None and validation_split:
+            train, validation = train.split(validation_split)
+        elif validation_data is not None:
+            val_x, val_y, val_w = keras.utils.unpack_x_y_sample_weight(
+                validation_data if isinstance(validation_data, tuple) else (validation_data,)
+            )
+            validation = _cache(
+                model, val_x, val_y, val_w, validation_batch_size or batch_size, folder, "val"
+            )
+        else:
+            validation = None
+        top = top_model(model)
+        top.compile(**_compile_arguments(model))
+        callbacks = _callback_list(model, top, callbacks, verbose, epochs, train, batch_size)
+        # Keras' fit() returns its model's `history`; the callbacks record the
+        # full model's, which is what this function returns.
+        top.history = None
+        top.fit(
+            train.inputs(batch_size, shuffle),
+            None if train.is_sequence else train.y,
+            batch_size=None if train.is_sequence else batch_size,
+            epochs=epochs,
+            verbose=verbose,
+            callbacks=callbacks,
+            validation_data=None if validation is None else validation.as_validation(),
+            shuffle=shuffle and not train.is_sequence,
+            class_weight=class_weight,
+            sample_weight=None if train.is_sequence else train.sample_weight,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
+            validation_batch_size=None if train.is_sequence else validation_batch_size,
+            validation_freq=validation_freq,
+        )
+    finally:
+        if keep is not None:
+            keep.cleanup()
+    return model.history
+
+
+def top_model(model):
+    """A functional model from the backbone's features to `model`'s outputs.
+
+    It shares its layers (and so its weights) with `model`.
+    """
+    backbone = model.backbone
+    nodes = backbone._inbound_nodes
+    # The node where this model calls the backbone (a backbone may be shared).
+    ours = [n for i, n in enumerate(nodes) if f"{id(backbone)}_ib-{i}" in model._nodes]
+    node = (ours or nodes)[-1]
+    features = node.output_tensors
+    return keras.Model(
+        features[0] if len(features) == 1 else features,
+        model._outputs_struct,
+        name=f"{model.name}_top",
+    )
+
+
+def cache_problem(model, callbacks=None):
+    """Why `model` cannot train from cached features, or `None` when it can.
+
+    Args:
+        model: a `tlkeras.TransferModel`.
+        callbacks: the callbacks the `fit()` would run. Defaults to `None`.
+    """
+    if not hasattr(model, "backbone") or not getattr(model, "compiled", False):
+        return (
+            "The feature cache trains a compiled tlkeras.TransferModel. "
+            f"Received: model of type {type(model).__name__}"
+        )
+    training = sorted({v.path for v in model.backbone.trainable_weights})
+    if training:
+        return (
+            "cache_features needs a frozen backbone (nothing upstream of the head trains); "
+            f"these backbone weights train: {training[:3]}. Call model.freeze() or "
+            "configure('feature_extraction') first."
+        )
+    unfreezing = [c for c in callbacks or [] if isinstance(c, GradualUnfreezing)]
+    if unfreezing:
+        return (
+            "cache_features cannot be combined with GradualUnfreezing: the backbone "
+            "must stay frozen for the whole fit(). Received: callbacks with "
+            f"{type(unfreezing[0]).__name__}"
+        )
+    stochastic = [
+        layer.name
+        for layer in model.backbone._flatten_layers(include_self=False)
+        if isinstance(layer, STOCHASTIC_LAYERS) or type(layer).__name__.startswith("Random")
+    ]
+    if stochastic:
+        return (
+            "cache_features computes the backbone once, in inference mode, but these "
+            f"backbone layers act differently in training: {stochastic[:5]}."
+        )
+    return None
+
+
+def _check_cacheable(model, callbacks):
+    problem = cache_problem(model, callbacks)
+    if problem is not None:
+        raise ConfigurationError(problem)
+
+
+def _compile_arguments(model):
+    arguments = dict(model._compile_config.config)
+    # The top model shares the optimizer (its state and step counter carry on);
+    # losses and metrics are copies so that the full model's stay untouched.
+    for key in ("loss", "metrics", "weighted_metrics"):
+        arguments[key] = keras.saving.deserialize_keras_object(
+            keras.saving.serialize_keras_object(arguments[key])
+        )
+    arguments["optimizer"] = model.optimizer
+    return arguments
+
+
+def _callback_list(model, top, callbacks, verbose, epochs, train, batch_size):
+    steps = train.num_batches(batch_size)
+    relay = _StopTrainingRelay(top)
+    model.stop_training = False
+    return keras.callbacks.CallbackList(
+        list(callbacks or []) + [relay],
+        add_history=True,
+        add_progbar=verbose != 0,
+        verbose=verbose,
+        epochs=epochs,
+        steps=steps,
+        model=model,
+    )
+
+
+class _StopTrainingRelay(keras.callbacks.Callback):
+    """Passes `model.stop_training` (set by e.g. EarlyStopping) to the top model's loop."""
+
+    def __init__(self, top):
+        super().__init__()
+        self.top = top
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.top.stop_training = self.model.stop_training
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.top.stop_training = self.model.stop_training
+
+
+class _Cached:
+    """Cached features of one dataset, with its targets and sample weights."""
+
+    def __init__(self, features, y, sample_weight, batch_size):
+        self.features = features
+        self.y = y
+        self.sample_weight = sample_weight
+        self.batch_size = batch_size
+
+    @property
+    def size(self):
+        return len(keras.tree.flatten(self.features)[0])
+
+    @property
+    def is_sequence(self):
+        # Memmaps are read batch by batch; keras would load whole arrays.
+        return any(isinstance(f, np.memmap) for f in keras.tree.flatten(self.features))
+
+    def num_batches(self, batch_size):
+        return math.ceil(self.size / batch_size)
+
+    def inputs(self, batch_size, shuffle):
+        if self.is_sequence:
+            return _MemmapBatches(self, batch_size, shuffle)
+        return self.features
+
+    def as_validation(self):
+        if self.is_sequence:
+            return _MemmapBatches(self, self.batch_size, shuffle=False)
+        if self.sample_weight is None:
+            return (self.features, self.y)
+        return (self.features, self.y, self.sample_weight)
+
+    def split(self, fraction):
+        # As keras.Model.fit(validation_split=...): the last fraction validates.
+        cut = int(math.floor(self.size * (1.0 - fraction)))
+
+        def part(part_slice):
+            return keras.tree.map_structure(
+                lambda a: None if a is None else a[part_slice],
+                (self.features, self.y, self.sample_weight),
+            )
+
+        head, tail = part(slice(0, cut)), part(slice(cut, None))
+        return _Cached(*head, self.batch_size), _Cached(*tail, self.batch_size)
+
+
+class _MemmapBatches(keras.utils.PyDataset):
+    """Batches read from memmapped features, reshuffled each epoch."""
+
+    def __init__(self, cached, batch_size, shuffle):
+        super().__init__()
+        self.cached = cached
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.order = np.arange(cached.size)
+        self.on_epoch_end()
+
+    def __len__(self):
+        return self.cached.num_batches(self.batch_size)
+
+    def __getitem__(self, index):
+        # Sorted indices read the memmap forward, which disks prefer.
+        rows = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
+        items = keras.tree.map_structure(
+            lambda a: None if a is None else np.asarray(a[rows]),
+            (self.cached.features, self.cached.y, self.cached.sample_weight),
+        )
+        return items if items[2] is not None else items[:2]
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            np.random.shuffle(self.order)
+
+
+def _cache(model, x, y, sample_weight, batch_size, folder, name):
+    backbone = model.backbone
+    if _is_dataset(x):
+        if y is not None:
+            raise ConfigurationError(
+                "With a dataset, targets come from the dataset. Received: y of type "
+                f"{type(y).__name__}"
+            )
+        return _cache_batches(backbone, x, folder, name)
+    size = len(keras.tree.flatten(x)[0])
+    batch_size = batch_size or DEFAULT_BATCH_SIZE
+    writer = _Writer(folder, name, size)
+    for start in range(0, size, batch_size):
+        rows = slice(start, start + batch_size)
+        batch = keras.tree.map_structure(lambda a, rows=rows: a[rows], x)
+        writer.write(backbone.predict_on_batch(batch))
+    return _Cached(writer.result(), y, sample_weight, batch_size)
+
+
+def _cache_batches(backbone, dataset, folder, name):
+    writer = _Writer(folder, name, size=None)
+    ys, weights, batch_size = [], [], None
+    for batch in dataset:
+        bx, by, bw = keras.utils.unpack_x_y_sample_weight(batch)
+        features = backbone.predict_on_batch(bx)
+        batch_size = batch_size or len(keras.tree.flatten(features)[0])
+        writer.write(features)
+        ys.append(keras.tree.map_structure(keras.ops.convert_to_numpy, by))
+        weights.append(None if bw is None else keras.ops.convert_to_numpy(bw))
+    if not ys:
+        raise ConfigurationError(f"The {name} dataset yielded no batches.")
+    y = keras.tree.map_structure(lambda *parts: np.concatenate(parts), *ys)
+    weight = None if weights[0] is None else np.concatenate(weights)
+    return _Cached(writer.result(), y, weight, batch_size)
+
+
+class _Writer:
+    """Collects feature batches in memory, or appends them to memmapped files."""
+
+    def __init__(self, folder, name, size):
+        self.folder, self.name, self.size = folder, name, size
+        self.parts, self.files, self.rows = [], None, 0
+
+    def write(self, features):
+        flat = [np.asarray(f) for f in keras.tree.flatten(features)]
+        self.structure = features
+        if self.folder is None:
+            self.parts.append(flat)
+        else:
+            if self.files is None:
+                self.specs = [(f.dtype, f.shape[1:]) for f in flat]
+                self.files = [
+                    open(os.path.join(self.folder, f"{self.name}_{i}.bin"), "wb")
+                    for i in range(len(flat))
+                ]
+            for handle, array in zip(self.files, flat, strict=True):
+                handle.write(np.ascontiguousarray(array).tobytes())
+        self.rows += len(flat[0])
+
+    def result(self):
+        if self.folder is None:
+            flat = [np.concatenate(arrays) for arrays in zip(*self.parts, strict=True)]
+        else:
+            flat = []
+            for handle, (dtype, shape) in zip(self.files, self.specs, strict=True):
+                handle.close()
+                flat.append(
+                    np.memmap(handle.name, dtype=dtype, mode="r", shape=(self.rows, *shape))
+                )
+        return keras.tree.pack_sequence_as(self.structure, flat)
+
+
+def _is_dataset(x):
+    return hasattr(x, "element_spec") or isinstance(x, keras.utils.PyDataset)
