@@ -7,14 +7,12 @@ model.fit(train_ds, validation_data=val_ds, epochs=3)
 ```
 """
 
-from tlkeras import analysis
 from tlkeras import callbacks
 from tlkeras import errors
 from tlkeras import evaluation
 from tlkeras import heads
 from tlkeras import layers
 from tlkeras import optimizers
-from tlkeras import precision
 from tlkeras import strategies
 from tlkeras.backbones.backbone import Backbone
 from tlkeras.builder import build
@@ -33,7 +31,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Backbone",
     "TransferModel",
-    "analysis",
     "backbone_info",
     "build",
     "callbacks",
@@ -47,7 +44,6 @@ __all__ = [
     "layers",
     "list_backbones",
     "optimizers",
-    "precision",
     "register_backbone",
     "strategies",
     "unregister_backbone",
