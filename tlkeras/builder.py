@@ -3,6 +3,7 @@
 import keras
 
 from tlkeras import heads as heads_lib
+from tlkeras import precision
 from tlkeras import registry
 from tlkeras.backbones.backbone import Backbone
 from tlkeras.errors import ConfigurationError
@@ -30,6 +31,7 @@ def build(
     name=None,
     strategy=None,
     loss_weights=None,
+    mixed_precision="auto",
     **backbone_kwargs,
 ):
     """Builds a transfer model: backbone -> pooling -> bottleneck -> head(s).
@@ -67,6 +69,10 @@ def build(
             a list of them; see `TransferModel.configure`. Defaults to `None`.
         loss_weights: with several heads, a dict task -> weight of its loss
             in the total, passed to `compile`. Defaults to `None` (all 1).
+        mixed_precision: `"auto"` builds under `"mixed_bfloat16"` on a GPU
+            with native bfloat16 (compute capability >= 8.0) and float32
+            elsewhere; `True`, `False`, or a Keras policy name. Heads stay
+            float32. Defaults to `"auto"`.
         **backbone_kwargs: passed to the backbone factory (e.g. `variant="b3"`).
 
     Returns:
@@ -79,6 +85,27 @@ def build(
     model.fit(train_ds, validation_data=val_ds, epochs=3)
     ```
     """
+    policy = precision.resolve_policy(mixed_precision)
+    if policy != keras.config.dtype_policy().name:
+        with precision.policy_scope(policy):
+            return build(
+                backbone,
+                head,
+                num_classes=num_classes,
+                bottleneck=bottleneck,
+                dropout=dropout,
+                weights=weights,
+                freeze=freeze,
+                input_shape=input_shape,
+                heads=heads,
+                pooling=pooling,
+                compile=compile,
+                name=name,
+                strategy=strategy,
+                loss_weights=loss_weights,
+                mixed_precision=policy,
+                **backbone_kwargs,
+            )
     if pooling not in POOLINGS:
         raise ConfigurationError(
             f"Unknown pooling. Received: pooling={pooling!r}; expected one of {POOLINGS}."

@@ -207,3 +207,35 @@ def test_multi_task_heads_train_on_dict_targets():
     assert {"species_loss", "age_loss"} <= set(history.history)
     for name in ("species", "age"):
         assert not same(before[name], values(model.get_layer(name).weights))
+
+
+def test_mixed_precision_builds_backbone_in_bfloat16_with_float32_heads():
+    model = tlkeras.build(
+        tiny_backbone_in_bfloat16(), num_classes=3, bottleneck=4, mixed_precision="mixed_bfloat16"
+    )
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+    assert model.get_layer("bottleneck").compute_dtype == "bfloat16"
+    assert model.get_layer("head").compute_dtype == "float32"
+    assert model.output.dtype == "float32"
+    assert np.isfinite(model.fit(*data(), epochs=1, verbose=0).history["loss"][0])
+
+
+def tiny_backbone_in_bfloat16():
+    # A backbone built under the mixed policy too: from a registered factory.
+    @tlkeras.register_backbone("tiny_for_precision")
+    def factory(**kwargs):
+        return tiny_cnn()
+
+    try:
+        with tlkeras.precision.policy_scope("mixed_bfloat16"):
+            backbone = tlkeras.get_backbone("tiny_for_precision")
+    finally:
+        tlkeras.unregister_backbone("tiny_for_precision")
+    assert backbone.get_layer("stem_conv").compute_dtype == "bfloat16"
+    return backbone
+
+
+def test_mixed_precision_auto_is_float32_on_cpu_and_bad_values_are_named():
+    assert tlkeras.precision.resolve_policy("auto") == "float32"  # no GPU here
+    with pytest.raises(ConfigurationError, match="Received: mixed_precision='half'"):
+        tlkeras.build(tiny_cnn(), num_classes=3, mixed_precision="half")
