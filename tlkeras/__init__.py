@@ -13,6 +13,7 @@ from tlkeras import evaluation
 from tlkeras import heads
 from tlkeras import layers
 from tlkeras import optimizers
+from tlkeras import precision
 from tlkeras import strategies
 from tlkeras.backbones.backbone import Backbone
 from tlkeras.builder import build
@@ -44,6 +45,7 @@ __all__ = [
     "layers",
     "list_backbones",
     "optimizers",
+    "precision",
     "register_backbone",
     "strategies",
     "unregister_backbone",
