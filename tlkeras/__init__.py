@@ -7,6 +7,7 @@ model.fit(train_ds, validation_data=val_ds, epochs=3)
 ```
 """
 
+from tlkeras import analysis
 from tlkeras import callbacks
 from tlkeras import errors
 from tlkeras import evaluation
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Backbone",
     "TransferModel",
+    "analysis",
     "backbone_info",
     "build",
     "callbacks",
