@@ -151,3 +151,22 @@ def test_errors_name_the_bad_value(make_model):
     trainer = adapt(make_model())
     with pytest.raises(ValueError, match="Received: x with"):
         trainer(np.zeros((2, 3), "float32"))
+
+
+def test_freezing_between_fits_takes_effect_with_numpy_dict_inputs(make_model, domains):
+    x_source, y_source, x_target, _ = domains
+    model = make_model()
+    trainer = adapt(model, method="dann", optimizer=keras.optimizers.Adam(1e-2))
+    x = {"source": x_source, "target": x_target}
+    trainer.fit(x, y_source, batch_size=16, epochs=1, verbose=0)
+
+    model.freeze()
+    frozen = _values(model.backbone.weights)
+    trainer.fit(x, y_source, batch_size=16, epochs=1, verbose=0)
+    unchanged = _values(model.backbone.weights)
+    model.unfreeze()
+    trainer.fit(x, y_source, batch_size=16, epochs=1, verbose=0)
+    moved = _values(model.backbone.weights)
+
+    assert all(np.array_equal(a, b) for a, b in zip(frozen, unchanged, strict=True))
+    assert all(not np.array_equal(a, b) for a, b in zip(frozen, moved, strict=True))

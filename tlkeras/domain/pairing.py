@@ -1,7 +1,6 @@
 """pair_datasets: zip labeled source data with unlabeled (and a few labeled) target data."""
 
 import numpy as np
-import tensorflow as tf
 
 SHUFFLE_BUFFER = 10_000
 
@@ -55,6 +54,10 @@ def pair_datasets(
     dann.fit(train, epochs=10)
     ```
     """
+    # tf.data is imported here, not at import time: `import tlkeras` stays
+    # light, and JAX / PyTorch users who feed their own batches never need it.
+    import tensorflow as tf
+
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int. Received: batch_size={batch_size!r}")
     source_ds = _as_dataset(source, "source", labeled=True)
@@ -88,6 +91,8 @@ def pair_datasets(
 
 
 def _as_dataset(data, name, labeled):
+    import tensorflow as tf
+
     if isinstance(data, tf.data.Dataset):
         return data
     if labeled:
@@ -107,6 +112,8 @@ def _as_dataset(data, name, labeled):
 
 
 def _length(x):
+    import tensorflow as tf
+
     leaves = tf.nest.flatten(x)
     return len(np.asarray(leaves[0]))
 
