@@ -56,8 +56,9 @@ def compare(
 
     Each configuration is a dict of `tlkeras.build` arguments (e.g.
     `weights=None, freeze=False` for training from scratch) and optionally
-    `fit()` arguments (`batch_size`, `class_weight`, `callbacks`, `shuffle`)
-    and `compile` (a dict for `model.compile`). The budget (`epochs`,
+    `fit()` arguments (`batch_size`, `class_weight`, `callbacks`, `shuffle`),
+    `compile` (a dict for `model.compile`) and `learning_rate` (Adam at that
+    rate instead of the "auto" optimizer). The budget (`epochs`,
     `early_stopping`, validation split) is set here, once, for all of them:
     a configuration that names a budget key is refused.
 
@@ -317,13 +318,21 @@ def split_config(name, config):
     """
     build_args, fit_args = {}, {}
     compile_args = dict(config.get("compile") or {})
+    optimizer = compile_args.get("optimizer")
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        # A fresh copy per run: an optimizer's state must not carry over.
+        compile_args["optimizer"] = optimizer.__class__.from_config(optimizer.get_config())
+    if "learning_rate" in config:
+        compile_args["optimizer"] = keras.optimizers.Adam(
+            learning_rate=float(config["learning_rate"])
+        )
     for key, value in config.items():
         if key in BUDGET_KEYS:
             raise ConfigurationError(
                 f"Configuration {name!r} sets {key!r}, but the budget is the same for every "
                 f"configuration: pass it to compare() instead. Received: {key}={value!r}"
             )
-        if key == "compile":
+        if key in ("compile", "learning_rate"):
             continue
         if key == "fit":
             fit_args.update(value or {})
