@@ -216,18 +216,32 @@ class TransferModel(keras.Model):
 
     def _cover_variables_in_optimizer(self):
         optimizer = self.optimizer
-        wanted = trainable_by_nature([self])
+        wanted = self._variables_for_optimizer()
         if not optimizer.built:
             optimizer.build(wanted)
             return
         known = _optimizer_variable_keys(optimizer)
-        if all(optimizer._var_key(v) in known for v in wanted):
+        if keras.backend.backend() == "jax":
+            if [optimizer._var_key(v) for v in wanted] == known:
+                return
+        elif {optimizer._var_key(v) for v in wanted} <= set(known):
             return
         # New variables (e.g. LoRA factors added after compile): the optimizer's
         # slots are per variable, so it is rebuilt from its config over all.
         fresh = optimizer.__class__.from_config(optimizer.get_config())
         fresh.build(wanted)
         self.optimizer = fresh
+
+    def _variables_for_optimizer(self):
+        if keras.backend.backend() == "jax":
+            # JAX's stateless train step pairs optimizer slots with the
+            # trainable variables by position: the optimizer must cover exactly
+            # them, so on JAX a change of what trains rebuilds it.
+            return list(self.trainable_variables)
+        # Elsewhere every variable that may ever train, in Keras's own order,
+        # so unfreezing later keeps the optimizer state of the rest.
+        ids = {id(v) for v in trainable_by_nature([self])}
+        return [v for v in self.variables if id(v) in ids]
 
     def fit(self, *args, cache_features=False, **kwargs):
         """`keras.Model.fit`, plus the strategy's callbacks and an optional feature cache.
@@ -275,4 +289,4 @@ def strategies_lib():
 
 def _optimizer_variable_keys(optimizer):
     inner = getattr(optimizer, "inner_optimizer", optimizer)
-    return set(inner._trainable_variables_indices)
+    return list(inner._trainable_variables_indices)
