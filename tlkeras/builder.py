@@ -136,7 +136,9 @@ def build(
     outputs = {}
     for task, layer in head_layers.items():
         source = x if getattr(layer, "pooled", True) else features
-        outputs[task] = layer(source)
+        # Heads that read the batch structure (graph ids of a graph batch) get the inputs.
+        extra = {"model_inputs": inputs} if getattr(layer, "uses_model_inputs", False) else {}
+        outputs[task] = layer(source, **extra)
         top_groups.append([layer.name])
     if list(outputs) == [None]:
         outputs = outputs[None]
@@ -226,7 +228,9 @@ def _head_layers(specs, num_classes, dropout):
     for task, spec in specs.items():
         classes = num_classes.get(task) if isinstance(num_classes, dict) else num_classes
         kwargs = {}
-        if isinstance(spec, str) and heads_lib.get_class(spec) is heads_lib.ClassifierHead:
+        head_class = heads_lib.get_class(spec) if isinstance(spec, str) else None
+        # Subclasses too: plugin heads (node, graph classifiers) take num_classes.
+        if head_class is not None and issubclass(head_class, heads_lib.ClassifierHead):
             if classes is None:
                 where = f" for head {task!r}" if task else ""
                 raise ConfigurationError(

@@ -10,10 +10,14 @@ class Head(keras.layers.Layer):
     losses stay numerically stable under mixed precision.
 
     Subclasses set `pooled` (whether they take pooled features, one vector per
-    example) and implement `default_loss()` and `default_metrics()`.
+    example) and implement `default_loss()` and `default_metrics()`. A head
+    that sets `uses_model_inputs = True` is called by `tlkeras.build` as
+    `head(features, model_inputs=inputs)`, the model's input structure: a
+    graph head reads which graph each node belongs to from there.
     """
 
     pooled = True
+    uses_model_inputs = False
 
     def __init__(self, **kwargs):
         kwargs.setdefault("dtype", "float32")
