@@ -21,6 +21,17 @@ from tlkeras.callbacks.gradual_unfreezing import GradualUnfreezing
 from tlkeras.errors import ConfigurationError
 
 DEFAULT_BATCH_SIZE = 32
+# Steps the top model runs per graph call when nothing needs to see each batch:
+# its steps are tiny, so Keras' per-call overhead would dominate them.
+TOP_STEPS_PER_EXECUTION = 16
+BATCH_HOOKS = (
+    "on_batch_begin",
+    "on_batch_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+    "on_test_batch_begin",
+    "on_test_batch_end",
+)
 # Layers whose output in training differs from inference: features cached in
 # inference mode would not match what fit() sees.
 STOCHASTIC_LAYERS = (
@@ -82,7 +93,8 @@ def fit_cached(
     keep = tempfile.TemporaryDirectory(dir=cache_dir) if cache_dir is not None else None
     folder = keep.name if keep is not None else None
     try:
-        train = _cache(model, x, y, sample_weight, batch_size, folder, "train")
+        extractor, top = split_model(model)
+        train = _cache(extractor, x, y, sample_weight, batch_size, folder, "train")
         batch_size = batch_size or train.batch_size
         if validation_data is None and validation_split:
             train, validation = train.split(validation_split)
@@ -91,12 +103,11 @@ def fit_cached(
                 validation_data if isinstance(validation_data, tuple) else (validation_data,)
             )
             validation = _cache(
-                model, val_x, val_y, val_w, validation_batch_size or batch_size, folder, "val"
+                extractor, val_x, val_y, val_w, validation_batch_size or batch_size, folder, "val"
             )
         else:
             validation = None
-        top = top_model(model)
-        top.compile(**_compile_arguments(model))
+        top.compile(**_compile_arguments(model, callbacks))
         callbacks = _callback_list(model, top, callbacks, verbose, epochs, train, batch_size)
         # Keras' fit() returns its model's `history`; the callbacks record the
         # full model's, which is what this function returns.
@@ -124,22 +135,35 @@ def fit_cached(
     return model.history
 
 
-def top_model(model):
-    """A functional model from the backbone's features to `model`'s outputs.
+def split_model(model):
+    """Splits `model` into a feature extractor and the model on top of it.
 
-    It shares its layers (and so its weights) with `model`.
+    The extractor is the backbone followed by the global pooling when every
+    head reads the pooled features (a cache of pooled features is smaller by
+    the feature map's area); else the backbone alone. Both share their layers,
+    and so their weights, with `model`.
+
+    Returns:
+        A tuple `(extractor, top)` of functional models.
     """
     backbone = model.backbone
     nodes = backbone._inbound_nodes
     # The node where this model calls the backbone (a backbone may be shared).
     ours = [n for i, n in enumerate(nodes) if f"{id(backbone)}_ib-{i}" in model._nodes]
-    node = (ours or nodes)[-1]
-    features = node.output_tensors
-    return keras.Model(
-        features[0] if len(features) == 1 else features,
-        model._outputs_struct,
-        name=f"{model.name}_top",
-    )
+    cut = _single((ours or nodes)[-1].output_tensors)
+    pool = next((layer for layer in model.layers if layer.name == "pool"), None)
+    if pool is not None and pool.input is cut:
+        try:
+            top = keras.Model(pool.output, model._outputs_struct, name=f"{model.name}_top")
+            return keras.Model(model.input, pool.output), top
+        except ValueError:
+            pass  # a head reads the unpooled features
+    top = keras.Model(cut, model._outputs_struct, name=f"{model.name}_top")
+    return keras.Model(model.input, cut), top
+
+
+def _single(tensors):
+    return tensors[0] if len(tensors) == 1 else tensors
 
 
 def cache_problem(model, callbacks=None):
@@ -187,8 +211,13 @@ def _check_cacheable(model, callbacks):
         raise ConfigurationError(problem)
 
 
-def _compile_arguments(model):
+def _compile_arguments(model, callbacks=None):
     arguments = dict(model._compile_config.config)
+    if arguments.get("steps_per_execution", 1) == 1 and not any(
+        _overrides(callback, hook) for callback in callbacks or [] for hook in BATCH_HOOKS
+    ):
+        # Same updates in the same order, fewer graph calls.
+        arguments["steps_per_execution"] = TOP_STEPS_PER_EXECUTION
     # The top model shares the optimizer (its state and step counter carry on);
     # losses and metrics are copies so that the full model's stay untouched.
     for key in ("loss", "metrics", "weighted_metrics"):
@@ -212,6 +241,10 @@ def _callback_list(model, top, callbacks, verbose, epochs, train, batch_size):
         steps=steps,
         model=model,
     )
+
+
+def _overrides(callback, hook):
+    return getattr(type(callback), hook, None) is not getattr(keras.callbacks.Callback, hook)
 
 
 class _StopTrainingRelay(keras.callbacks.Callback):
@@ -303,31 +336,30 @@ class _MemmapBatches(keras.utils.PyDataset):
             np.random.shuffle(self.order)
 
 
-def _cache(model, x, y, sample_weight, batch_size, folder, name):
-    backbone = model.backbone
+def _cache(extractor, x, y, sample_weight, batch_size, folder, name):
     if _is_dataset(x):
         if y is not None:
             raise ConfigurationError(
                 "With a dataset, targets come from the dataset. Received: y of type "
                 f"{type(y).__name__}"
             )
-        return _cache_batches(backbone, x, folder, name)
+        return _cache_batches(extractor, x, folder, name)
     size = len(keras.tree.flatten(x)[0])
     batch_size = batch_size or DEFAULT_BATCH_SIZE
     writer = _Writer(folder, name, size)
     for start in range(0, size, batch_size):
         rows = slice(start, start + batch_size)
         batch = keras.tree.map_structure(lambda a, rows=rows: a[rows], x)
-        writer.write(backbone.predict_on_batch(batch))
+        writer.write(extractor.predict_on_batch(batch))
     return _Cached(writer.result(), y, sample_weight, batch_size)
 
 
-def _cache_batches(backbone, dataset, folder, name):
+def _cache_batches(extractor, dataset, folder, name):
     writer = _Writer(folder, name, size=None)
     ys, weights, batch_size = [], [], None
     for batch in dataset:
         bx, by, bw = keras.utils.unpack_x_y_sample_weight(batch)
-        features = backbone.predict_on_batch(bx)
+        features = extractor.predict_on_batch(bx)
         batch_size = batch_size or len(keras.tree.flatten(features)[0])
         writer.write(features)
         ys.append(keras.tree.map_structure(keras.ops.convert_to_numpy, by))

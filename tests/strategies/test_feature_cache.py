@@ -10,6 +10,7 @@ from strategy_helpers import tiny_data
 import tlkeras
 from tlkeras.callbacks import GradualUnfreezing
 from tlkeras.errors import ConfigurationError
+from tlkeras.feature_cache import split_model
 
 
 class ExampleCounter(keras.layers.Layer):
@@ -140,3 +141,27 @@ def test_refuses_when_the_backbone_could_change():
         ConfigurationError, match="act differently in training: \\['trunk_dropout'\\]"
     ):
         noisy.fit(x, y, verbose=0, cache_features=True)
+
+
+def test_pooled_features_are_cached_when_every_head_reads_them():
+    extractor, top = split_model(counting_model())
+    assert tuple(extractor.output.shape) == (None, 6)  # conv_c channels, not 2x2x6 maps
+    assert [layer.name for layer in top.layers[1:]] == ["bottleneck", "head"]
+
+
+class BatchCounter(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+
+def test_batch_level_callbacks_still_see_every_batch():
+    x, y = tiny_data(n=16)
+    counter = BatchCounter()
+    counting_model().fit(
+        x, y, epochs=3, batch_size=4, verbose=0, callbacks=[counter], cache_features=True
+    )
+    assert counter.batches == 3 * 4
