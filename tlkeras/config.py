@@ -38,6 +38,8 @@ DEFAULTS = dict(
     metrics="auto",
     batch_size=32,
     precise_bn=True,
+    tune=None,
+    max_trials=None,
 )
 
 
@@ -160,6 +162,15 @@ def load_comparison_config(source):
     if not isinstance(config["precise_bn"], bool):
         check.fail("precise_bn", config["precise_bn"], "expected true or false")
     config["metrics"] = _check_metrics(check, config["metrics"])
+    tune = config["tune"]
+    if tune is not None:
+        if not isinstance(tune, dict) or not tune:
+            check.fail("tune", tune, "expected a mapping argument -> list of values")
+        for key, values in tune.items():
+            if not isinstance(values, list) or not values:
+                check.fail(f"tune.{key}", values, "expected a non-empty list of values")
+    if config["max_trials"] is not None:
+        check.integer("max_trials", config["max_trials"], 1)
     return config
 
 

@@ -95,3 +95,22 @@ def test_regression_targets_get_regression_metrics(digits):
     )
     assert set(results["metric"]) == {"mse", "mae", "r2"}
     assert np.isnan(results["fraction"]).all()
+
+
+def test_tuning_searches_the_same_trials_for_every_config(digits):
+    results = run(
+        digits,
+        fractions=(0.5,),
+        epochs=1,
+        validation_split=0.25,
+        tune={"learning_rate": [0.05, 0.0001]},
+    )
+    tuned = results.attrs["tuned"]
+    assert [t["config"] for t in tuned] == ["scratch", "feature_extraction"]
+    assert all(t["learning_rate"] in (0.05, 0.0001) for t in tuned)
+    assert [t["trials"] for t in tuned] == [2, 2]
+    assert results.attrs["settings"]["budget"]["max_trials"] == 2
+    with pytest.raises(ConfigurationError, match="validation_split=0.0"):
+        run(digits, fractions=(0.5,), epochs=1, tune={"learning_rate": [0.05]})
+    with pytest.raises(ConfigurationError, match="epochs=\\[1, 2\\]"):
+        run(digits, fractions=(0.5,), epochs=1, validation_split=0.25, tune={"epochs": [1, 2]})

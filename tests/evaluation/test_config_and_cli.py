@@ -54,6 +54,8 @@ def test_valid_config_gets_defaults_filled_in():
         ("configs.scratch.freeze", "yes", r"'configs.scratch.freeze'.*freeze='yes'"),
         ("configs.frozen.learning_rate", 5, r"'configs.frozen.learning_rate'.*learning_rate=5"),
         ("validation_split", 1.5, r"'validation_split'.*validation_split=1.5"),
+        ("tune", {"learning_rate": 0.1}, r"'tune.learning_rate'.*learning_rate=0.1"),
+        ("max_trials", 0, r"'max_trials'.*max_trials=0"),
     ],
 )
 def test_config_errors_name_the_bad_key_and_value(path, value, message):

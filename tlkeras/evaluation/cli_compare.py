@@ -50,6 +50,8 @@ def cli_compare(config_path, out_dir, verbose=2):
         dataset_fn=dataset_fn,
         class_names=class_names,
         precise_bn=config["precise_bn"],
+        tune=config["tune"],
+        max_trials=config["max_trials"],
         verbose=verbose,
         **config["build"],
     )

@@ -49,6 +49,8 @@ def compare(
     build_fn=None,
     class_names=None,
     precise_bn=True,
+    tune=None,
+    max_trials=None,
     verbose=0,
     **build_kwargs,
 ):
@@ -104,6 +106,14 @@ def compare(
             a short budget the moving averages lag far behind the weights, which
             would penalise the configurations that train BatchNorm). Defaults
             to `True`.
+        tune: a search space `{argument: [values]}` over configuration keys
+            (`learning_rate`, `dropout`, `bottleneck`, `freeze`, ...), searched
+            for every configuration and run with keras-tuner's `RandomSearch`
+            on the validation split (`val_loss`), each trial with the run's
+            data and budget; the best values are then trained and tested as
+            usual. The choices are in `df.attrs["tuned"]`. Defaults to `None`.
+        max_trials: trials per search, the same for every configuration.
+            Defaults to `None` (the whole grid).
         verbose: Keras progress output of `fit()` (0, 1 or 2); with any
             non-zero value one line per run is printed too. Defaults to `0`.
         **build_kwargs: `tlkeras.build` arguments shared by every
@@ -160,9 +170,12 @@ def compare(
         batch_size=int(batch_size),
         precise_bn=bool(precise_bn),
     )
-    runner = _Runner(build_fn, build_kwargs, budget, dataset_fn, verbose)
+    if tune is not None:
+        tune, max_trials = _check_tune(tune, max_trials)
+        budget.update(tune=_jsonable(tune), max_trials=max_trials)
+    runner = _Runner(build_fn, build_kwargs, budget, dataset_fn, verbose, tune, max_trials)
 
-    rows, history = [], []
+    rows, history, choices = [], [], []
     for seed in seeds:
         for fold, pool, (x_eval, y_eval) in _folds(
             cv, x_train, y_train, x_test, y_test, seed, classification
@@ -192,6 +205,11 @@ def compare(
                         y_eval, outcome.pop("predictions"), metric_list, class_names
                     )
                     curves = outcome.pop("history")
+                    search = outcome.pop("tuned")
+                    if search:
+                        choices.append(
+                            dict(config=name, **key, trials=search["trials"], **search["values"])
+                        )
                     for metric, value in values.items():
                         rows.append(
                             dict(
@@ -216,6 +234,7 @@ def compare(
 
     results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     results.attrs["history"] = history
+    results.attrs["tuned"] = choices
     results.attrs["settings"] = dict(
         configs={name: _jsonable(config) for name, config in configs.items()},
         shared_build_kwargs=_jsonable(build_kwargs),
@@ -235,36 +254,25 @@ def compare(
 class _Runner:
     """Builds, trains and predicts with one configuration under the shared budget."""
 
-    def __init__(self, build_fn, build_kwargs, budget, dataset_fn, verbose):
+    def __init__(
+        self, build_fn, build_kwargs, budget, dataset_fn, verbose, tune=None, max_trials=None
+    ):
         self.build_fn = build_fn
         self.build_kwargs = build_kwargs
         self.budget = budget
         self.dataset_fn = dataset_fn
         self.verbose = verbose
+        self.tune = tune
+        self.max_trials = max_trials
 
     def run(self, name, config, train, validation, evaluation, seed):
-        build_args, fit_args, compile_args = split_config(name, config)
-        keras.utils.set_random_seed(int(seed))
         start = time.perf_counter()
-        model = self._build({**self.build_kwargs, **build_args})
-        if compile_args:
-            model.compile(**compile_args)
-        batch_size = fit_args.pop("batch_size", self.budget["batch_size"])
-        callbacks = list(fit_args.pop("callbacks", None) or [])
-        callbacks += _early_stopping(self.budget["early_stopping"], validation is not None)
-        fit_inputs = self._inputs(*train, training=True, seed=seed, batch_size=batch_size)
-        validation_data = None
-        if validation is not None:
-            inputs = self._inputs(*validation, training=False, seed=seed, batch_size=batch_size)
-            validation_data = (inputs["x"], inputs["y"]) if "y" in inputs else inputs["x"]
-        fit_history = model.fit(
-            **fit_inputs,
-            validation_data=validation_data,
-            epochs=self.budget["epochs"],
-            callbacks=callbacks,
-            verbose=self.verbose,
-            **fit_args,
+        search = self._search(name, config, train, validation, seed) if self.tune else {}
+        tuned = search.get("values", {})
+        model, fit_kwargs, batch_size = self._prepare(
+            name, {**config, **tuned}, train, validation, seed
         )
+        fit_history = model.fit(**fit_kwargs, verbose=self.verbose)
         if self.budget["precise_bn"]:
             recalibrate_batchnorm(
                 model, self._inputs(*train, training=False, seed=seed, batch_size=batch_size)
@@ -278,10 +286,78 @@ class _Runner:
         return dict(
             predictions=predictions,
             history=curves,
+            tuned=search,
             epochs_run=len(next(iter(curves.values()), [])),
             epochs_to_95pct_of_final=epochs_to_fraction_of_final(curves),
             wall_time=wall_time,
         )
+
+    def _prepare(self, name, config, train, validation, seed):
+        """A freshly seeded, compiled model and the fit() arguments of the shared budget."""
+        build_args, fit_args, compile_args = split_config(name, config)
+        keras.utils.set_random_seed(int(seed))
+        model = self._build({**self.build_kwargs, **build_args})
+        if compile_args:
+            model.compile(**compile_args)
+        batch_size = fit_args.pop("batch_size", self.budget["batch_size"])
+        callbacks = list(fit_args.pop("callbacks", None) or [])
+        callbacks += _early_stopping(self.budget["early_stopping"], validation is not None)
+        fit_kwargs = self._inputs(*train, training=True, seed=seed, batch_size=batch_size)
+        if validation is not None:
+            inputs = self._inputs(*validation, training=False, seed=seed, batch_size=batch_size)
+            fit_kwargs["validation_data"] = (
+                (inputs["x"], inputs["y"]) if "y" in inputs else inputs["x"]
+            )
+        fit_kwargs.update(epochs=self.budget["epochs"], callbacks=callbacks, **fit_args)
+        return model, fit_kwargs, batch_size
+
+    def _search(self, name, config, train, validation, seed):
+        """keras-tuner random search over `tune`: same trials and epochs for every configuration."""
+        import tempfile
+
+        import keras_tuner
+
+        if validation is None:
+            raise ConfigurationError(
+                "tune= chooses hyperparameters on a validation split; pass validation_split > 0. "
+                f"Received: validation_split={self.budget['validation_split']!r}"
+            )
+        fit_kwargs = {}
+
+        def build(hp):
+            values = {key: hp.Choice(key, list(choices)) for key, choices in self.tune.items()}
+            model, kwargs, _ = self._prepare(name, {**config, **values}, train, validation, seed)
+            fit_kwargs.update(kwargs)
+            return model
+
+        class HyperModel(keras_tuner.HyperModel):
+            def fit(self, hp, model, *args, **kwargs):
+                # The data and budget of the run, not the tuner's: every trial gets the same.
+                return model.fit(
+                    **{
+                        **fit_kwargs,
+                        "callbacks": kwargs.get("callbacks", []) + fit_kwargs["callbacks"],
+                    },
+                    verbose=0,
+                )
+
+        hypermodel = HyperModel()
+        hypermodel.build = build
+        with tempfile.TemporaryDirectory() as folder:
+            tuner = keras_tuner.RandomSearch(
+                hypermodel,
+                objective="val_loss",
+                max_trials=self.max_trials,
+                seed=int(seed),
+                directory=folder,
+                project_name=name,
+                overwrite=True,
+            )
+            tuner.search()
+            return dict(
+                values=dict(tuner.get_best_hyperparameters(1)[0].values),
+                trials=len(tuner.oracle.trials),
+            )
 
     def _build(self, kwargs):
         if self.build_fn is not None:
@@ -419,6 +495,27 @@ def _early_stopping(setting, has_validation):
     arguments.setdefault("monitor", "val_loss" if has_validation else "loss")
     arguments.setdefault("restore_best_weights", True)
     return [keras.callbacks.EarlyStopping(**arguments)]
+
+
+def _check_tune(tune, max_trials):
+    if not isinstance(tune, dict) or not tune:
+        raise ConfigurationError(
+            f"tune must be a dict argument -> list of values. Received: tune={tune!r}"
+        )
+    for key, values in tune.items():
+        if key in BUDGET_KEYS or not isinstance(values, (list, tuple)) or not values:
+            raise ConfigurationError(
+                "tune searches configuration arguments (not the budget) over a non-empty list of "
+                f"values. Received: {key}={values!r}"
+            )
+    grid = int(np.prod([len(values) for values in tune.values()]))
+    if max_trials is None:
+        max_trials = grid
+    if isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 1:
+        raise ConfigurationError(
+            f"max_trials must be a positive int. Received: max_trials={max_trials!r}"
+        )
+    return dict(tune), max_trials
 
 
 def _check_configs(configs):

@@ -23,10 +23,10 @@ def fashion_mnist_dataset_fn(image_size, batch_size=32):
 
 
 def learning_curve_demo(
-    fractions=(0.001, 0.003, 0.01),
+    fractions=(0.001, 0.005),
     seeds=(0,),
     image_size=64,
-    epochs=6,
+    epochs=5,
     test_per_class=50,
     configs=None,
     backbone="efficientnet_lite0",
@@ -44,11 +44,11 @@ def learning_curve_demo(
 
     Args:
         fractions: shares of the 60,000 training labels. Defaults to
-            `(0.001, 0.003, 0.01)` (60, 180 and 600 images).
+            `(0.001, 0.005)` (60 and 300 images).
         seeds: seeds of the subsets, initialisation and shuffling. Defaults
             to `(0,)`.
         image_size: side of the square RGB input. Defaults to `64`.
-        epochs: epochs of every run. Defaults to `6`.
+        epochs: epochs of every run. Defaults to `5`.
         test_per_class: held-out test images per class. Defaults to `50`.
         configs: a dict of `compare()` configurations. Defaults to `None`:
             `scratch` (random weights, all trains), `feature_extraction`

@@ -44,11 +44,18 @@ def learning_curve_figure(results, metric):
             )
         if kind is not None:
             ax.set_xscale("log")
+            # Tick the measured sizes themselves: a log axis would otherwise
+            # show only powers of ten, often none of them measured.
+            sizes = sorted(subset["n_train"].unique())
+            ax.set_xticks(sizes, [str(int(n)) for n in sizes], minor=False)
+            ax.minorticks_off()
         ax.set_xlabel(f"labelled training examples ({label})")
         ax.set_ylabel(f"test {metric}")
         ax.grid(True, alpha=0.3)
         ax.legend()
-    figure.suptitle(f"Learning curves: test {metric} (mean ± std over seeds/folds)")
+    figure.suptitle(
+        f"Learning curves: test {metric} (mean ± std over seeds/folds)", fontsize="medium"
+    )
     return figure
 
 
@@ -59,10 +66,12 @@ def convergence_figure(history, key):
         history: a DataFrame of `compare()`'s `attrs["history"]` records.
         key: the history entry to plot.
     """
+    from matplotlib.ticker import MaxNLocator
+
     rows = history[history["key"] == key].copy()
     rows["size"] = [size_label(f, k) for f, k in zip(rows["fraction"], rows["shots"], strict=True)]
     sizes = list(dict.fromkeys(rows["size"]))
-    figure, axes = new_figure(max(1, len(sizes)), width=4.5)
+    figure, axes = new_figure(max(1, len(sizes)), width=4.5 if len(sizes) > 1 else 6.0)
     for ax, size in zip(axes, sizes, strict=False):
         for config, group in rows[rows["size"] == size].groupby("config", sort=False):
             stats = group.groupby("epoch")["value"].agg(["mean", "std"]).sort_index()
@@ -75,10 +84,13 @@ def convergence_figure(history, key):
             )
         ax.set_title(size)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(key)
+        ax.set_ylabel(key if key.startswith("val_") else f"{key} (training data)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
         ax.legend()
-    figure.suptitle(f"Convergence: {key} per epoch (mean ± std over seeds/folds)")
+    figure.suptitle(
+        f"Convergence: {key} per epoch (mean ± std over seeds/folds)", fontsize="medium"
+    )
     return figure
 
 
