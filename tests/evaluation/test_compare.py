@@ -109,6 +109,7 @@ def test_tuning_searches_the_same_trials_for_every_config(digits):
     assert [t["config"] for t in tuned] == ["scratch", "feature_extraction"]
     assert all(t["learning_rate"] in (0.05, 0.0001) for t in tuned)
     assert [t["trials"] for t in tuned] == [2, 2]
+    assert "## tuned hyperparameters" in tlkeras.evaluation.Report(results).to_markdown()
     assert results.attrs["settings"]["budget"]["max_trials"] == 2
     with pytest.raises(ConfigurationError, match="validation_split=0.0"):
         run(digits, fractions=(0.5,), epochs=1, tune={"learning_rate": [0.05]})

@@ -45,6 +45,8 @@ class Report:
         self.title = title
         self.tables = {}
         self.figures = {}
+        if results.attrs.get("tuned"):
+            self.tables["tuned hyperparameters"] = pd.DataFrame(results.attrs["tuned"])
 
     # === Tables ===
     def to_dataframe(self):
