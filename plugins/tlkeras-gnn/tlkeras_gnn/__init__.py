@@ -6,6 +6,7 @@ Importing the package registers the heads `"node_classifier"`,
 """
 
 from tlkeras.heads import register_head
+from tlkeras_gnn.attribute_masking import AttributeMasking
 from tlkeras_gnn.backbones import gcn
 from tlkeras_gnn.backbones import gin
 from tlkeras_gnn.backbones import graphsage
@@ -16,6 +17,7 @@ from tlkeras_gnn.graph_backbone import GraphBackbone
 from tlkeras_gnn.graph_batch import batch_graphs
 from tlkeras_gnn.graph_batch import from_networkx
 from tlkeras_gnn.graph_batch import graph_dataset
+from tlkeras_gnn.graph_batch import induced_subgraph
 from tlkeras_gnn.graph_batch import node_dataset
 from tlkeras_gnn.graph_batch import unbatch_graphs
 from tlkeras_gnn.graph_classifier_head import GraphClassifierHead
@@ -37,6 +39,7 @@ for _name, _head in HEADS.items():
     register_head(_name, _head)
 
 __all__ = [
+    "AttributeMasking",
     "GCNConv",
     "GINConv",
     "GraphBackbone",
@@ -53,6 +56,7 @@ __all__ = [
     "gin",
     "graph_dataset",
     "graphsage",
+    "induced_subgraph",
     "link_targets",
     "message_passing_backbone",
     "negative_pairs",

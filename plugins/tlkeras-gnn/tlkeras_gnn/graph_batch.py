@@ -251,3 +251,22 @@ def node_dataset(graph, labels, sample_weight=None):
         )
     element = (batch, labels) if sample_weight is None else (batch, labels, sample_weight)
     return tf.data.Dataset.from_tensors(element)
+
+
+def induced_subgraph(graph, nodes):
+    """The subgraph on `nodes` (sorted, unique) with the edges among them, renumbered.
+
+    Example:
+
+    ```python
+    sub = induced_subgraph(graph, np.arange(1000))
+    ```
+    """
+    nodes = np.unique(np.asarray(nodes))
+    position = np.full(len(graph[NODE_FEATURES]), -1, "int64")
+    position[nodes] = np.arange(len(nodes))
+    edges = position[np.asarray(graph[EDGE_INDEX])]
+    return {
+        NODE_FEATURES: np.asarray(graph[NODE_FEATURES])[nodes],
+        EDGE_INDEX: edges[:, (edges >= 0).all(axis=0)].astype("int32"),
+    }
