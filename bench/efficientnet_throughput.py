@@ -91,7 +91,7 @@ def main():
     )
     rows = []
     jits = [True] if args.no_eager else [False, True]
-    for policy in ("float32", "mixed_bfloat16"):
+    for policy in ("mixed_bfloat16", "float32"):
         for jit in jits:
             for train in (True, False):
                 model = tlkeras.build(
