@@ -88,3 +88,12 @@ def test_cli_compare_writes_the_run_folder_with_the_config(tmp_path):
         "learning_curve_accuracy.png",
     ]
     assert "| 5% of the training set |" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_the_example_config_is_valid():
+    path = os.path.join(
+        os.path.dirname(__file__), "..", "..", "examples", "compare_fashion_mnist.yaml"
+    )
+    config = load_comparison_config(path)
+    assert list(config["configs"]) == ["scratch", "feature_extraction", "fine_tune"]
+    assert config["configs"]["scratch"]["weights"] is None

@@ -33,6 +33,10 @@ def cli_compare(config_path, out_dir, verbose=2):
 
     config = load_comparison_config(config_path)
     train, test, dataset_fn, class_names = load_config_data(config["data"])
+    build_kwargs = dict(config["build"])
+    if config["data"].get("image_size") and "input_shape" not in build_kwargs:
+        # Images are resized to data.image_size RGB; the backbone is built to match.
+        build_kwargs["input_shape"] = (config["data"]["image_size"],) * 2 + (3,)
     results = compare(
         config["configs"],
         train,
@@ -53,7 +57,7 @@ def cli_compare(config_path, out_dir, verbose=2):
         tune=config["tune"],
         max_trials=config["max_trials"],
         verbose=verbose,
-        **config["build"],
+        **build_kwargs,
     )
     with open(config_path) as f:
         results.attrs["settings"]["config_file"] = yaml.safe_load(f)
