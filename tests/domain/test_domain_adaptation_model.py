@@ -32,8 +32,10 @@ def test_fit_logs_finite_label_and_domain_losses(make_model, method, domains):
     assert expected | {"adaptation_weight"} == set(logs)
     assert all(np.isfinite(value) for value in logs.values())
     assert 0.0 <= logs["domain_accuracy"] <= 1.0
-    # Ganin ramp at the start of epoch 2 of 2 (p = 0.5 + 3/8 of the epoch).
-    assert logs["adaptation_weight"] == pytest.approx(2 / (1 + np.exp(-10 * 0.875)) - 1)
+    # λ moved step by step inside the train function up to the ramp at p = 1.
+    assert history.history["adaptation_weight"] == pytest.approx(
+        [2 / (1 + np.exp(-5.0)) - 1, 2 / (1 + np.exp(-10.0)) - 1], rel=1e-5
+    )
 
 
 def _bottleneck_kernel_gradient(trainer, batch):

@@ -16,9 +16,10 @@ class DomainAdversarialSchedule(keras.callbacks.Callback):
     and approaches `max_weight` as training proceeds. λ is the gradient
     reversal factor for DANN and the discrepancy weight for MMD / CORAL.
 
-    `p` is updated every batch when `fit()` knows its steps per epoch (else
-    every epoch), counting across the `epochs` of the `fit()` call. The
-    value in use is logged each epoch as `adaptation_weight`.
+    `p` counts across the `epochs` of the `fit()` call. λ moves every batch
+    when `fit()` knows its steps per epoch (else every epoch), inside the
+    train step, so the schedule costs no host round trip per batch. The
+    value reached is logged each epoch as `adaptation_weight`.
 
     Args:
         schedule: `"ganin"`; a number, for a constant λ; or a callable taking
@@ -50,7 +51,6 @@ class DomainAdversarialSchedule(keras.callbacks.Callback):
         self.schedule = schedule
         self.max_weight = float(max_weight)
         self.gamma = float(gamma)
-        self._epoch = 0
 
     def weight(self, progress):
         """λ at training progress `progress` (clipped to [0, 1])."""
@@ -62,31 +62,28 @@ class DomainAdversarialSchedule(keras.callbacks.Callback):
         return float(self.schedule)
 
     def on_train_begin(self, logs=None):
-        if not hasattr(self.model, "adaptation_weight"):
+        if not hasattr(self.model, "set_adaptation_ramp"):
             raise ValueError(
                 "DomainAdversarialSchedule drives a tlkeras.domain.DomainAdaptationModel. "
                 f"Received: a {type(self.model).__name__} named {self.model.name!r}"
             )
-        self._set(0.0)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-        self._set(epoch / self._epochs())
-
-    def on_train_batch_begin(self, batch, logs=None):
+        epochs = max(int(self.params.get("epochs") or 1), 1)
+        start = self.weight(epoch / epochs)
         steps = self.params.get("steps")
-        if steps:
-            self._set((self._epoch + batch / steps) / self._epochs())
+        # The model adds the increment after each step: λ follows the chord of
+        # the schedule across the epoch, batch by batch, with no batch hook.
+        increment = (self.weight((epoch + 1) / epochs) - start) / steps if steps else 0.0
+        self.model.set_adaptation_ramp(start, increment)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["adaptation_weight"] = self.model.adaptation_weight
 
-    def _epochs(self):
-        return max(int(self.params.get("epochs") or 1), 1)
-
-    def _set(self, progress):
-        self.model.adaptation_weight = self.weight(progress)
+    def on_train_end(self, logs=None):
+        # A later fit() without this callback keeps λ where training ended.
+        self.model.set_adaptation_ramp(self.model.adaptation_weight, 0.0)
 
 
 def _is_number(value):

@@ -133,6 +133,16 @@ class DomainAdaptationModel(keras.Model):
             dtype="float32",
             name="adaptation_weight",
         )
+        # Added to λ after every train step, inside the step: a schedule moves
+        # λ per batch without a per-batch callback (which would make every
+        # step wait for the host on accelerators).
+        self._adaptation_increment = self.add_weight(
+            shape=(),
+            initializer="zeros",
+            trainable=False,
+            dtype="float32",
+            name="adaptation_increment",
+        )
 
         # === Metrics ===
         self.label_loss_tracker = keras.metrics.Mean(name="label_loss")
@@ -150,10 +160,21 @@ class DomainAdaptationModel(keras.Model):
 
     @adaptation_weight.setter
     def adaptation_weight(self, value):
-        value = _check_weight(value)
+        self._assign_weight(_check_weight(value))
+
+    def set_adaptation_ramp(self, start, increment):
+        """Sets λ to `start`, then adds `increment` after every train step.
+
+        Used by `DomainAdversarialSchedule` to follow a schedule batch by batch
+        at no per-batch cost. `increment=0` holds λ constant.
+        """
+        self.adaptation_weight = start
+        self._adaptation_increment.assign(float(increment))
+
+    def _assign_weight(self, value):
         self._adaptation_weight.assign(value)
         if self.method == "dann":
-            self.gradient_reversal.factor = value
+            self.gradient_reversal.factor_variable.assign(value)
 
     # === Forward pass ===
     def call(self, inputs, training=None):
@@ -208,13 +229,16 @@ class DomainAdaptationModel(keras.Model):
     def prepare_training(self):
         """Makes freezing changes (`task_model.freeze(k)`) take effect in the next step.
 
-        The optimizer is built over every variable that can ever train, so a
-        group unfrozen later joins without resetting the others' state.
+        On TensorFlow and PyTorch the optimizer is built over every variable
+        that can ever train, so a group unfrozen later joins without resetting
+        the others' state. JAX matches optimizer slots to the trainable
+        variables by position, so there Keras builds it over the current ones
+        (and a freezing change needs a new `compile()`).
         """
         if not self.compiled:
             return
         variables = trainable_by_nature([self])
-        if not self.optimizer.built:
+        if not self.optimizer.built and keras.backend.backend() != "jax":
             self.optimizer.build(variables)
         state = tuple(v.trainable for v in variables)
         if state != getattr(self, "_traced_trainable_state", None):
@@ -255,6 +279,10 @@ class DomainAdaptationModel(keras.Model):
                 discrepancy = coral_loss(source_features, target_features)
             self.discrepancy_tracker.update_state(discrepancy)
             total = total + self._adaptation_weight * discrepancy
+        if training:
+            self._assign_weight(
+                ops.maximum(self._adaptation_weight + self._adaptation_increment, 0.0)
+            )
         return total
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
