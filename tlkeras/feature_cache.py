@@ -90,7 +90,10 @@ def fit_cached(
     ```
     """
     _check_cacheable(model, callbacks)
-    keep = tempfile.TemporaryDirectory(dir=cache_dir) if cache_dir is not None else None
+    keep = None
+    if cache_dir is not None:
+        os.makedirs(cache_dir, exist_ok=True)
+        keep = tempfile.TemporaryDirectory(dir=cache_dir)
     folder = keep.name if keep is not None else None
     try:
         extractor, top = split_model(model)
@@ -108,7 +111,8 @@ def fit_cached(
         else:
             validation = None
         top.compile(**_compile_arguments(model, callbacks))
-        callbacks = _callback_list(model, top, callbacks, verbose, epochs, train, batch_size)
+        steps = steps_per_epoch or train.num_batches(batch_size)
+        callbacks = _callback_list(model, top, callbacks, verbose, epochs, steps)
         # Keras' fit() returns its model's `history`; the callbacks record the
         # full model's, which is what this function returns.
         top.history = None
@@ -228,8 +232,7 @@ def _compile_arguments(model, callbacks=None):
     return arguments
 
 
-def _callback_list(model, top, callbacks, verbose, epochs, train, batch_size):
-    steps = train.num_batches(batch_size)
+def _callback_list(model, top, callbacks, verbose, epochs, steps):
     relay = _StopTrainingRelay(top)
     model.stop_training = False
     return keras.callbacks.CallbackList(

@@ -88,12 +88,12 @@ def test_memmap_cache_on_disk_matches_and_is_cleaned_up(tmp_path):
     cached = counting_model()
     history = cached.fit(
         x, y, epochs=3, batch_size=4, shuffle=False, verbose=0, validation_data=val,
-        cache_features=str(tmp_path),
+        cache_features=str(tmp_path / "cache"),
     )  # fmt: skip
     np.testing.assert_allclose(history.history["loss"], expected.history["loss"], rtol=1e-5)
     np.testing.assert_allclose(history.history["val_loss"], expected.history["val_loss"], rtol=1e-5)
     assert _count(cached) == 24
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(tmp_path / "cache") == []
 
 
 def test_tf_data_input_is_cached_in_one_pass():
