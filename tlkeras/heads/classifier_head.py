@@ -2,11 +2,11 @@
 
 import keras
 
-from tlkeras.heads.head import Head
+from tlkeras.heads.head import DenseHead
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
-class ClassifierHead(Head):
+class ClassifierHead(DenseHead):
     """Dropout -> Dense(num_classes) with softmax, or sigmoid for multi-label.
 
     Args:
@@ -27,7 +27,6 @@ class ClassifierHead(Head):
     """
 
     def __init__(self, num_classes, multi_label=False, dropout=0.0, **kwargs):
-        super().__init__(**kwargs)
         minimum = 1 if multi_label else 2
         if (
             isinstance(num_classes, bool)
@@ -39,29 +38,10 @@ class ClassifierHead(Head):
                 f"{'multi-label' if multi_label else 'single-label'} classifier. "
                 f"Received: num_classes={num_classes!r}"
             )
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
+        activation = "sigmoid" if multi_label else "softmax"
+        super().__init__(num_classes, activation=activation, dropout=dropout, **kwargs)
         self.num_classes = num_classes
         self.multi_label = bool(multi_label)
-        self.dropout = float(dropout)
-        # === Layers ===
-        self.dropout_layer = keras.layers.Dropout(self.dropout, name="dropout")
-        self.dense = keras.layers.Dense(
-            num_classes,
-            activation="sigmoid" if self.multi_label else "softmax",
-            dtype="float32",
-            name="logits",
-        )
-
-    def build(self, input_shape):
-        self.dense.build(input_shape)
-
-    def call(self, inputs, training=None):
-        x = keras.ops.cast(inputs, "float32")
-        return self.dense(self.dropout_layer(x, training=training))
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.num_classes,)
 
     def default_loss(self):
         if self.multi_label:

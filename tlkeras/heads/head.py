@@ -28,3 +28,35 @@ class Head(keras.layers.Layer):
 
     def default_metrics(self):
         return []
+
+
+class DenseHead(Head):
+    """Dropout -> Dense(units, activation), computed in float32.
+
+    The shared body of the classifier and regressor heads; subclasses choose
+    the units and activation and declare their own config.
+
+    Args:
+        units: output width, an int >= 1.
+        activation: activation of the Dense layer, or `None`.
+        dropout: dropout rate before the Dense layer, in `[0, 1)`.
+    """
+
+    def __init__(self, units, activation, dropout, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
+        self.dropout = float(dropout)
+        # === Layers ===
+        self.dropout_layer = keras.layers.Dropout(self.dropout, name="dropout")
+        self.dense = keras.layers.Dense(units, activation=activation, dtype="float32", name="dense")
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+
+    def call(self, inputs, training=None):
+        x = keras.ops.cast(inputs, "float32")
+        return self.dense(self.dropout_layer(x, training=training))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.dense.units,)

@@ -2,11 +2,11 @@
 
 import keras
 
-from tlkeras.heads.head import Head
+from tlkeras.heads.head import DenseHead
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
-class RegressorHead(Head):
+class RegressorHead(DenseHead):
     """Dense(units) with no activation; "auto" loss is mean squared error.
 
     Args:
@@ -21,26 +21,10 @@ class RegressorHead(Head):
     """
 
     def __init__(self, units=1, dropout=0.0, **kwargs):
-        super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, int) or units < 1:
             raise ValueError(f"units must be an integer >= 1. Received: units={units!r}")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
+        super().__init__(units, activation=None, dropout=dropout, **kwargs)
         self.units = units
-        self.dropout = float(dropout)
-        # === Layers ===
-        self.dropout_layer = keras.layers.Dropout(self.dropout, name="dropout")
-        self.dense = keras.layers.Dense(units, dtype="float32", name="outputs")
-
-    def build(self, input_shape):
-        self.dense.build(input_shape)
-
-    def call(self, inputs, training=None):
-        x = keras.ops.cast(inputs, "float32")
-        return self.dense(self.dropout_layer(x, training=training))
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.units,)
 
     def default_loss(self):
         return keras.losses.MeanSquaredError()
