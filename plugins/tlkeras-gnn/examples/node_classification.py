@@ -18,22 +18,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from tlkeras_gnn import induced_subgraph  # noqa: E402
 from tlkeras_gnn import node_dataset  # noqa: E402
 from tlkeras_gnn.datasets import few_label_split  # noqa: E402
 from tlkeras_gnn.datasets import karate_club  # noqa: E402
+from tlkeras_gnn.datasets import neighbourhood_sample  # noqa: E402
 from tlkeras_gnn.datasets import wordnet_graph  # noqa: E402
 
 import tlkeras  # noqa: E402
-
-
-def neighbourhood_sample(graph, labels, num_seeds, seed=0):
-    """Random seed nodes plus all their neighbours: a subgraph that keeps local structure."""
-    rng = np.random.default_rng(seed)
-    seeds = rng.choice(len(labels), size=num_seeds, replace=False)
-    senders, receivers = graph["edge_index"]
-    nodes = np.union1d(seeds, receivers[np.isin(senders, seeds)])
-    return induced_subgraph(graph, nodes), labels[nodes]
 
 
 def load(args):

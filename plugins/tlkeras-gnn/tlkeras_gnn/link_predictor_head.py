@@ -4,12 +4,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from tlkeras.heads import Head
-from tlkeras_gnn.sublayers import inherit as _inherit
+from tlkeras.heads.head import DenseHead
 
 
 @keras.saving.register_keras_serializable(package="tlkeras_gnn")
-class LinkPredictorHead(Head):
+class LinkPredictorHead(DenseHead):
     """Projects node embeddings; a pair `(u, v)` scores `sigmoid(z_u . z_v)`.
 
     Registered as `head="link_predictor"`. The model outputs the projected
@@ -36,26 +35,10 @@ class LinkPredictorHead(Head):
     pooled = False
 
     def __init__(self, units=64, dropout=0.0, **kwargs):
-        super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, int) or units < 1:
             raise ValueError(f"units must be an integer >= 1. Received: units={units!r}")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
+        super().__init__(units, activation=None, dropout=dropout, **kwargs)
         self.units = units
-        self.dropout = float(dropout)
-        # === Layers ===
-        self.dropout_layer = keras.layers.Dropout(self.dropout, name="dropout")
-        self.dense = keras.layers.Dense(units, name="projection", **_inherit(self))
-
-    def build(self, input_shape):
-        self.dense.build(input_shape)
-
-    def call(self, inputs, training=None):
-        x = ops.cast(inputs, "float32")
-        return self.dense(self.dropout_layer(x, training=training))
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.units,)
 
     @staticmethod
     def score(embeddings, pairs):
