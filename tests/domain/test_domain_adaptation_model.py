@@ -4,6 +4,8 @@ import pytest
 import tensorflow as tf
 
 import tlkeras
+import tlkeras.callbacks
+import tlkeras.optimizers
 from tlkeras.callbacks.domain_adversarial_schedule import DomainAdversarialSchedule
 from tlkeras.domain import DomainAdaptationModel
 from tlkeras.domain import adapt
@@ -172,3 +174,23 @@ def test_freezing_between_fits_takes_effect_with_numpy_dict_inputs(make_model, d
 
     assert all(np.array_equal(a, b) for a, b in zip(frozen, unchanged, strict=True))
     assert all(not np.array_equal(a, b) for a, b in zip(frozen, moved, strict=True))
+
+
+def test_gradual_unfreezing_and_layerwise_rates_drive_the_wrapper(make_model, domains):
+    x_source, y_source, x_target, _ = domains
+    model = make_model()
+    model.freeze()
+    optimizer = tlkeras.optimizers.layerwise(keras.optimizers.Adam(1e-2), model)
+    trainer = adapt(model, method="dann", optimizer=optimizer)
+    backbone_before = _values(model.backbone.weights)
+
+    history = trainer.fit(
+        pair_datasets((x_source, y_source), x_target, batch_size=16),
+        epochs=2,
+        verbose=0,
+        callbacks=[tlkeras.callbacks.GradualUnfreezing(every=1)],
+    )
+
+    assert history.history["trainable_groups"][-1] > history.history["trainable_groups"][0]
+    after = _values(model.backbone.weights)
+    assert any(not np.array_equal(a, b) for a, b in zip(backbone_before, after, strict=True))

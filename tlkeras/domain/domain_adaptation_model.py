@@ -152,6 +152,30 @@ class DomainAdaptationModel(keras.Model):
             keras.metrics.Mean(name=f"{method}_loss") if method in DISCREPANCIES else None
         )
 
+    # === Layer groups (the task model's; the discriminator always trains) ===
+    @property
+    def layer_groups(self):
+        """The task model's layer groups, so fine-tuning callbacks drive this model."""
+        return self.task_model.layer_groups
+
+    @property
+    def num_backbone_groups(self):
+        return self.task_model.num_backbone_groups
+
+    @property
+    def frozen_groups(self):
+        return self.task_model.frozen_groups
+
+    def freeze(self, k=None):
+        """Freezes the task model's first `k` layer groups (see `TransferModel.freeze`)."""
+        self.task_model.freeze(k)
+        return self
+
+    def unfreeze(self):
+        """Makes every layer group of the task model trainable."""
+        self.task_model.unfreeze()
+        return self
+
     # === Adaptation weight ===
     @property
     def adaptation_weight(self):
