@@ -74,6 +74,7 @@ def worker(args):
     for _ in range(args.steps):
         np.asarray(forward(batch))
     forward_s = (time.perf_counter() - start) / args.steps
+
     def batches(count):
         return ((batch, labels) for _ in range(count))
 
@@ -137,12 +138,16 @@ def main():
             f"{row['forward_graphs_per_s']:.2f} | {row['train_graphs_per_s']:.2f} | "
             f"{row['working_memory_mb']:.0f} |"
         )
-    first, last = rows[0], rows[-1]
+    # Linear in edges <=> a constant cost per added edge between consecutive sizes.
+    slopes = [
+        (b["working_memory_mb"] - a["working_memory_mb"]) * 2**20 / (b["edges"] - a["edges"])
+        for a, b in zip(rows, rows[1:], strict=False)
+    ]
     print(
-        f"edges x{last['edges'] / first['edges']:.1f} -> working memory "
-        f"x{last['working_memory_mb'] / max(first['working_memory_mb'], 1e-9):.2f}; "
-        f"a dense float32 adjacency of this batch would take "
-        f"{first['nodes'] ** 2 * 4 / 2**30:.1f} GiB"
+        "working memory per added edge: "
+        + ", ".join(f"{slope:.0f} B" for slope in slopes)
+        + f"; a dense float32 adjacency of this batch would take "
+        f"{rows[0]['nodes'] ** 2 * 4 / 2**30:.1f} GiB"
     )
 
 

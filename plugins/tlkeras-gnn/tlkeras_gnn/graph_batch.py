@@ -101,7 +101,11 @@ def batch_graphs(graphs):
 
 
 def unbatch_graphs(batch):
-    """Splits a disjoint-union batch back into single-graph dicts (inverse of `batch_graphs`)."""
+    """Splits a disjoint-union batch back into single-graph dicts (inverse of `batch_graphs`).
+
+    Assumes the batch's nodes are grouped by graph in order, as `batch_graphs`
+    and `graph_dataset` lay them out.
+    """
     graph_ids = np.asarray(batch[GRAPH_IDS])
     edge_index = np.asarray(batch[EDGE_INDEX])
     num_graphs = int(graph_ids.max()) + 1 if len(graph_ids) else 0
@@ -196,10 +200,12 @@ def graph_dataset(graphs, labels=None, batch_size=32, shuffle=False, seed=None):
 
 
 def _is_per_node(labels, features):
+    """Node labels are one array per graph, as long as that graph has nodes."""
     if isinstance(labels, np.ndarray) and labels.dtype != object:
-        return False
-    sizes = [np.ndim(y) and len(y) for y in labels]
-    return len(labels) == len(features) and sizes == [len(f) for f in features]
+        return False  # a regular array holds one label (or label vector) per graph
+    return len(labels) == len(features) and all(
+        np.ndim(y) >= 1 and len(y) == len(f) for y, f in zip(labels, features, strict=True)
+    )
 
 
 def _check_graph(features, edge_index):
