@@ -295,12 +295,8 @@ class DomainAdaptationModel(keras.Model):
             features = y_pred["features"]
             source_features = features[:n_source]
             target_features = features[n_source : n_source + n_target]
-            if self.method == "mmd":
-                discrepancy = mmd_loss(
-                    source_features, target_features, bandwidths=self.mmd_bandwidths
-                )
-            else:
-                discrepancy = coral_loss(source_features, target_features)
+            options = {"bandwidths": self.mmd_bandwidths} if self.method == "mmd" else {}
+            discrepancy = DISCREPANCIES[self.method](source_features, target_features, **options)
             self.discrepancy_tracker.update_state(discrepancy)
             total = total + self._adaptation_weight * discrepancy
         if training:
