@@ -80,3 +80,15 @@ def test_convergence_uses_validation_curves(results):
     assert "val_accuracy" in figure.get_suptitle()
     with pytest.raises(ConfigurationError, match="key='nope'"):
         report.convergence_figure("nope")
+
+
+def test_a_saved_run_folder_loads_back(results, tmp_path):
+    report = Report(results)
+    report.add_table("extra", results.head(3)[["config", "value"]])
+    report.save(tmp_path / "run")
+    loaded = Report.load(tmp_path / "run")
+    assert loaded.to_markdown() == report.to_markdown()
+    assert loaded.settings["seeds"] == [0, 1]
+    assert len(loaded.history) == len(report.history)
+    with pytest.raises(ConfigurationError, match="run_dir="):
+        Report.load(tmp_path)

@@ -48,6 +48,29 @@ class Report:
         if results.attrs.get("tuned"):
             self.tables["tuned hyperparameters"] = pd.DataFrame(results.attrs["tuned"])
 
+    @classmethod
+    def load(cls, run_dir):
+        """Reads a run folder written by `save()` back (results, history, settings, tables).
+
+        Figures are re-drawn from the data; added figures are not restored.
+        """
+        import pandas as pd
+
+        run_dir = os.fspath(run_dir)
+        if not os.path.isfile(os.path.join(run_dir, "results.csv")):
+            raise ConfigurationError(
+                f"Not a tlkeras run folder (no results.csv). Received: run_dir={run_dir!r}"
+            )
+        results = pd.read_csv(os.path.join(run_dir, "results.csv"))
+        history_path = os.path.join(run_dir, "history.csv")
+        history = pd.read_csv(history_path) if os.path.getsize(history_path) > 1 else []
+        with open(os.path.join(run_dir, "settings.json")) as f:
+            settings = json.load(f)
+        report = cls(results, history=history, settings=settings)
+        for name in settings.get("tables", []):
+            report.tables[name] = pd.read_csv(os.path.join(run_dir, f"{_file_name(name)}.csv"))
+        return report
+
     # === Tables ===
     def to_dataframe(self):
         """The tidy results: one row per run and metric."""
@@ -207,7 +230,7 @@ class Report:
         with open(os.path.join(folder, "report.md"), "w") as f:
             f.write(self.to_markdown() if not self.results.empty else f"# {self.title}\n")
         with open(os.path.join(folder, "settings.json"), "w") as f:
-            json.dump(self.settings, f, indent=2, default=repr)
+            json.dump({**self.settings, "tables": list(self.tables)}, f, indent=2, default=repr)
         os.makedirs(os.path.join(folder, "figures"))
         for name, figure in self.all_figures().items():
             figure.savefig(os.path.join(folder, "figures", f"{_file_name(name)}.png"), dpi=110)
