@@ -14,7 +14,7 @@ accuracy is measured on target images made from the Fashion-MNIST test split.
 The DANN paper's anchor, MNIST -> MNIST-M: 0.52 source-only, 0.77 DANN, 0.96
 ceiling. Goal here: DANN closes >= 50% of the source-only -> ceiling gap.
 
-    .venv/bin/python bench/domain_fashion_mnist_m.py             # 3 seeds, ~10 min on 2 cores
+    .venv/bin/python bench/domain_fashion_mnist_m.py --seeds 1   # 493 s on 2 busy cores (load ~9)
     .venv/bin/python bench/domain_fashion_mnist_m.py --mixed-precision   # on a GPU
 """
 
