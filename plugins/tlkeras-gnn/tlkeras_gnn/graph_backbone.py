@@ -47,6 +47,7 @@ class GraphBackbone(Backbone):
 
     @property
     def input_dim(self):
+        """Width of the node features this backbone takes."""
         return self._inputs_struct[NODE_FEATURES].shape[-1]
 
     def example_inputs(self, batch_size=2, seed=0):

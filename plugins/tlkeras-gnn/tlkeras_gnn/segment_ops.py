@@ -42,13 +42,11 @@ def in_degree(edge_index, num_nodes, dtype="float32"):
 
 def segment_softmax(logits, segment_ids, num_segments):
     """Softmax of `(n, 1)` logits within each segment (e.g. the nodes of one graph)."""
-    ids = segment_ids
     # Shift by each segment's max for stability; every gathered segment is non-empty.
-    shifted = logits - ops.take(
-        ops.segment_max(logits, ids, num_segments=num_segments), ids, axis=0
-    )
-    weights = ops.exp(shifted)
-    return weights / ops.take(ops.segment_sum(weights, ids, num_segments=num_segments), ids, axis=0)
+    maxima = ops.segment_max(logits, segment_ids, num_segments=num_segments)
+    weights = ops.exp(logits - ops.take(maxima, segment_ids, axis=0))
+    totals = ops.segment_sum(weights, segment_ids, num_segments=num_segments)
+    return weights / ops.take(totals, segment_ids, axis=0)
 
 
 def safe_segment_max(values, segment_ids, num_segments):
