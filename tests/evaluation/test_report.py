@@ -83,7 +83,7 @@ def test_convergence_uses_validation_curves(results):
 
 
 def test_a_saved_run_folder_loads_back(results, tmp_path):
-    report = Report(results)
+    report = Report(results, title="digits")
     report.add_table("extra", results.head(3)[["config", "value"]])
     report.save(tmp_path / "run")
     loaded = Report.load(tmp_path / "run")

@@ -66,7 +66,12 @@ class Report:
         history = pd.read_csv(history_path) if os.path.getsize(history_path) > 1 else []
         with open(os.path.join(run_dir, "settings.json")) as f:
             settings = json.load(f)
-        report = cls(results, history=history, settings=settings)
+        report = cls(
+            results,
+            history=history,
+            settings=settings,
+            title=settings.get("title", "tlkeras comparison"),
+        )
         for name in settings.get("tables", []):
             report.tables[name] = pd.read_csv(os.path.join(run_dir, f"{_file_name(name)}.csv"))
         return report
@@ -230,7 +235,12 @@ class Report:
         with open(os.path.join(folder, "report.md"), "w") as f:
             f.write(self.to_markdown() if not self.results.empty else f"# {self.title}\n")
         with open(os.path.join(folder, "settings.json"), "w") as f:
-            json.dump({**self.settings, "tables": list(self.tables)}, f, indent=2, default=repr)
+            json.dump(
+                {**self.settings, "title": self.title, "tables": list(self.tables)},
+                f,
+                indent=2,
+                default=repr,
+            )
         os.makedirs(os.path.join(folder, "figures"))
         for name, figure in self.all_figures().items():
             figure.savefig(os.path.join(folder, "figures", f"{_file_name(name)}.png"), dpi=110)
