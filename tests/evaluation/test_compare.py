@@ -115,3 +115,50 @@ def test_tuning_searches_the_same_trials_for_every_config(digits):
         run(digits, fractions=(0.5,), epochs=1, tune={"learning_rate": [0.05]})
     with pytest.raises(ConfigurationError, match="epochs=\\[1, 2\\]"):
         run(digits, fractions=(0.5,), epochs=1, validation_split=0.25, tune={"epochs": [1, 2]})
+
+
+def test_precise_bn_sets_statistics_to_the_training_data_and_leaves_frozen_bn_alone():
+    import keras
+
+    inputs = keras.Input((3,))
+    trained = keras.layers.BatchNormalization(name="trained")
+    frozen = keras.layers.BatchNormalization(name="frozen")
+    model = keras.Model(inputs, frozen(trained(inputs)))
+    frozen.trainable = False
+    x = np.random.default_rng(0).normal(5.0, 2.0, size=(30, 3)).astype("float32")
+    tlkeras.evaluation.recalibrate_batchnorm(model, dict(x=x, batch_size=10))
+    # the cumulative average of the three batch means is the mean of the data
+    np.testing.assert_allclose(trained.moving_mean.numpy(), x.mean(axis=0), rtol=1e-5)
+    batch_variances = np.mean([x[i : i + 10].var(axis=0) for i in (0, 10, 20)], axis=0)
+    np.testing.assert_allclose(trained.moving_variance.numpy(), batch_variances, rtol=1e-4)
+    np.testing.assert_array_equal(frozen.moving_mean.numpy(), np.zeros(3))
+    assert trained.momentum == 0.99  # restored
+
+
+def test_learning_rate_in_a_config_gives_each_run_a_fresh_adam(digits):
+    optimizers = []
+
+    def build_fn(**kwargs):
+        model = tlkeras.build(**kwargs)
+        original_fit = model.fit
+
+        def fit(*args, **fit_kwargs):
+            optimizers.append(model.optimizer)
+            return original_fit(*args, **fit_kwargs)
+
+        model.fit = fit
+        return model
+
+    x, y, x_test, y_test = digits
+    tlkeras.compare(
+        {"slow": dict(weights=None, learning_rate=3e-4)},
+        (x, y),
+        (x_test, y_test),
+        backbone="tiny_eval_cnn",
+        num_classes=3,
+        fractions=(0.25, 0.5),
+        epochs=1,
+        build_fn=build_fn,
+    )
+    assert len(optimizers) == 2 and optimizers[0] is not optimizers[1]
+    assert [float(o.learning_rate) for o in optimizers] == pytest.approx([3e-4, 3e-4])
