@@ -12,7 +12,7 @@ take a name, a `Strategy`, or a list of them applied in order, e.g.
 | `"partial"` | the top `k` backbone groups and the new layers |
 | `"full"` | everything |
 | `"gradual"` | the new layers, then one more backbone group per epoch (`GradualUnfreezing`) |
-| `"discriminative"` | whatever is unfrozen, each group at its own learning rate (`layerwise`) |
+| `"discriminative"` | each group at its own learning rate (`layerwise`); alone: everything, in a list: what the others open |
 | `"lora"` | LoRA factors of the backbone's Dense/EinsumDense/Embedding/Conv layers, and the new layers |
 """
 
