@@ -177,59 +177,24 @@ def compare(
 
     rows, history, choices = [], [], []
     for seed in seeds:
-        for fold, pool, (x_eval, y_eval) in _folds(
+        for fold, pool, evaluation in _folds(
             cv, x_train, y_train, x_test, y_test, seed, classification
         ):
             for size in sizes:
-                subset = (
-                    pool
-                    if size is None
-                    else splits.subset_indices(
-                        y_train, pool, seed=seed, stratify=classification, **size
-                    )
-                )
-                train_idx, val_idx = splits.validation_indices(
-                    y_train, subset, validation_split, seed=seed, stratify=classification
-                )
-                train = (_take(x_train, train_idx), y_train[train_idx])
-                validation = (_take(x_train, val_idx), y_train[val_idx]) if len(val_idx) else None
-                key = dict(
-                    fraction=(size or {}).get("fraction", np.nan),
-                    shots=(size or {}).get("shots", np.nan),
-                    seed=int(seed),
-                    fold=np.nan if fold is None else fold,
+                key, train, validation = _training_set(
+                    x_train, y_train, pool, size, seed, fold, validation_split, classification
                 )
                 for name, config in configs.items():
-                    outcome = runner.run(name, config, train, validation, (x_eval, y_eval), seed)
+                    outcome = runner.run(name, config, train, validation, evaluation, seed)
                     values = metrics_lib.evaluate_predictions(
-                        y_eval, outcome.pop("predictions"), metric_list, class_names
+                        evaluation[1], outcome.pop("predictions"), metric_list, class_names
                     )
-                    curves = outcome.pop("history")
-                    search = outcome.pop("tuned")
-                    if search:
-                        choices.append(
-                            dict(config=name, **key, trials=search["trials"], **search["values"])
-                        )
-                    for metric, value in values.items():
-                        rows.append(
-                            dict(
-                                config=name,
-                                **key,
-                                n_train=len(train_idx),
-                                metric=metric,
-                                value=value,
-                                **outcome,
-                            )
-                        )
-                    for curve, points in curves.items():
-                        for epoch, value in enumerate(points, start=1):
-                            history.append(
-                                dict(config=name, **key, epoch=epoch, key=curve, value=float(value))
-                            )
+                    run_key = dict(config=name, **key)
+                    _collect(run_key, len(train[1]), values, outcome, rows, history, choices)
                     if verbose:
                         scores = ", ".join(f"{m}={v:.4f}" for m, v in values.items())
                         print(
-                            f"[compare] {name} {_describe(key)} n_train={len(train_idx)}: {scores}"
+                            f"[compare] {name} {_describe(key)} n_train={len(train[1])}: {scores}"
                         )
 
     results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
@@ -579,6 +544,37 @@ def _folds(cv, x_train, y_train, x_test, y_test, seed, classification):
         splits.kfold_indices(y_train, cv, seed=seed, stratify=classification)
     ):
         yield fold, train_idx, (_take(x_train, test_idx), y_train[test_idx])
+
+
+def _training_set(x, y, pool, size, seed, fold, validation_split, classification):
+    """The run key and the `(x, y)` training and validation sets of one seed, fold and size."""
+    subset = pool
+    if size is not None:
+        subset = splits.subset_indices(y, pool, seed=seed, stratify=classification, **size)
+    train_idx, val_idx = splits.validation_indices(
+        y, subset, validation_split, seed=seed, stratify=classification
+    )
+    key = dict(
+        fraction=(size or {}).get("fraction", np.nan),
+        shots=(size or {}).get("shots", np.nan),
+        seed=int(seed),
+        fold=np.nan if fold is None else fold,
+    )
+    validation = (_take(x, val_idx), y[val_idx]) if len(val_idx) else None
+    return key, (_take(x, train_idx), y[train_idx]), validation
+
+
+def _collect(run_key, n_train, values, outcome, rows, history, choices):
+    """Appends one run's metric rows, per-epoch curves and tuned hyperparameters."""
+    curves = outcome.pop("history")
+    search = outcome.pop("tuned")
+    if search:
+        choices.append(dict(**run_key, trials=search["trials"], **search["values"]))
+    for metric, value in values.items():
+        rows.append(dict(**run_key, n_train=n_train, metric=metric, value=value, **outcome))
+    for curve, points in curves.items():
+        for epoch, value in enumerate(points, start=1):
+            history.append(dict(**run_key, epoch=epoch, key=curve, value=float(value)))
 
 
 def _take(x, indices):
