@@ -30,12 +30,20 @@ class TransferModel(keras.Model):
         outputs: a tensor, or a dict of tensors (one per head).
         top_groups: list of lists of names of the layers above the backbone,
             one list per layer group. Defaults to `None` (no groups on top).
+        batchnorm_frozen: keep the backbone's BatchNorm layers in inference
+            mode even in unfrozen groups (the `"frozen_batchnorm"` strategy).
+            Defaults to `False`.
         **kwargs: passed to `keras.Model`.
     """
 
-    def __init__(self, *args, top_groups=None, frozen_groups=None, **kwargs):
+    def __init__(
+        self, *args, top_groups=None, frozen_groups=None, batchnorm_frozen=False, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self._top_group_names = [list(group) for group in (top_groups or [])]
+        # Set by the "frozen_batchnorm" strategy: the backbone's BatchNorm layers
+        # stay in inference mode even in unfrozen groups.
+        self.batchnorm_frozen = bool(batchnorm_frozen)
         if frozen_groups is not None:
             # Restored from a saved config: layers rebuilt by their own
             # from_config (keras-hub backbones) do not keep `trainable` flags,
@@ -95,11 +103,13 @@ class TransferModel(keras.Model):
     def _set_frozen(self, frozen):
         # Setting `trainable` on a model recurses into its layers, so the
         # containers are opened first and the frozen groups closed after.
-        self.trainable = True
+        _set_trainable(self, True)
         for index, group in enumerate(self.layer_groups):
             for layer in group:
-                layer.trainable = index not in frozen
+                _set_trainable(layer, index not in frozen)
         strategies_lib().train_lora_only(self.backbone)
+        if self.batchnorm_frozen:
+            strategies_lib().freeze_batchnorm(self.backbone)
 
     def unfreeze(self):
         """Makes every layer group trainable (full fine-tuning)."""
@@ -276,7 +286,11 @@ class TransferModel(keras.Model):
     # === Config ===
     def get_config(self):
         config = super().get_config()
-        config.update(top_groups=self._top_group_names, frozen_groups=self.frozen_groups)
+        config.update(
+            top_groups=self._top_group_names,
+            frozen_groups=self.frozen_groups,
+            batchnorm_frozen=self.batchnorm_frozen,
+        )
         return config
 
 
@@ -290,3 +304,11 @@ def strategies_lib():
 def _optimizer_variable_keys(optimizer):
     inner = getattr(optimizer, "inner_optimizer", optimizer)
     return list(inner._trainable_variables_indices)
+
+
+def _set_trainable(layer, value):
+    # TensorFlow's attribute tracking skips an assignment equal to the current
+    # value, so `layer.trainable = False` on a layer revived with
+    # trainable=False never reaches the sublayers it created afterwards; the
+    # property setter is called directly.
+    type(layer).trainable.fset(layer, value)

@@ -239,3 +239,14 @@ def test_mixed_precision_auto_is_float32_on_cpu_and_bad_values_are_named():
     assert tlkeras.precision.resolve_policy("auto") == "float32"  # no GPU here
     with pytest.raises(ConfigurationError, match="Received: mixed_precision='half'"):
         tlkeras.build(tiny_cnn(), num_classes=3, mixed_precision="half")
+
+
+def test_a_fully_frozen_model_reloads_fully_frozen(tmp_path):
+    # Layers revived with trainable=False must still freeze the sublayers
+    # they create (bottleneck blocks, the head's Dense).
+    model = tlkeras.build(tiny_cnn(), num_classes=3, bottleneck=4)
+    model.freeze(len(model.layer_groups))
+    model.save(tmp_path / "frozen.keras")
+    loaded = keras.models.load_model(tmp_path / "frozen.keras")
+    assert loaded.frozen_groups == list(range(len(loaded.layer_groups)))
+    assert loaded.trainable_weights == []
