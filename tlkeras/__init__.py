@@ -9,6 +9,7 @@ model.fit(train_ds, validation_data=val_ds, epochs=3)
 
 from tlkeras import analysis
 from tlkeras import callbacks
+from tlkeras import domain
 from tlkeras import errors
 from tlkeras import evaluation
 from tlkeras import heads
@@ -37,6 +38,7 @@ __all__ = [
     "backbone_info",
     "build",
     "callbacks",
+    "domain",
     "compare",
     "errors",
     "evaluation",
