@@ -9,7 +9,8 @@ scored on 1,000 test images:
 - full: everything trains, Adam 1e-4;
 - full + discriminative: everything, layer-wise rates (head 1e-3, /2.6 per group down);
 - gradual: one more group per epoch from the top, Adam 1e-4;
-- gradual + discriminative + slanted triangular: ULMFiT's recipe, peak 1e-3.
+- gradual + discriminative + slanted triangular: ULMFiT's recipe, peak 1e-3;
+- the full and ULMFiT runs again with the backbone's BatchNorm kept in inference mode.
 
     .venv/bin/python bench/ulmfit_ablation.py                    # ~10 min on 2 CPU cores
     .venv/bin/python bench/ulmfit_ablation.py --per-class 300 --size 96 --seeds 3
@@ -50,6 +51,11 @@ def configs(epochs, steps):
         "full + discriminative": (["full", "discriminative"], keras.optimizers.Adam(1e-3)),
         "gradual": ("gradual", keras.optimizers.Adam(1e-4)),
         "gradual + discr. + STLR": (["gradual", "discriminative"], keras.optimizers.Adam(stlr)),
+        "full + frozen BN": (["full", "frozen_batchnorm"], keras.optimizers.Adam(1e-4)),
+        "gradual + discr. + STLR + frozen BN": (
+            ["gradual", "discriminative", "frozen_batchnorm"],
+            keras.optimizers.Adam(stlr),
+        ),
     }
 
 
@@ -82,12 +88,15 @@ def main():
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--only", default="", help="run the strategies whose name contains this")
     args = parser.parse_args()
     steps = int(np.ceil(10 * args.per_class / BATCH_SIZE))
     results = {}
     for seed in range(args.seeds):
         data = (images("train", args.per_class, args.size, seed), images("test", 100, args.size, 0))
         for name, (strategy, optimizer) in configs(args.epochs, steps).items():
+            if args.only not in name:
+                continue
             results.setdefault(name, []).append(run(name, strategy, optimizer, data, args, seed))
     print(
         f"MobileNetV2 ImageNet, Fashion-MNIST {args.per_class}/class at {args.size}px, "

@@ -291,8 +291,35 @@ class LoRA(Strategy):
         return {"rank": self.rank, "alpha": self.alpha}
 
 
+class FrozenBatchNorm(Strategy):
+    """Keeps the backbone's BatchNorm layers in inference mode, even in unfrozen groups.
+
+    With few labels and small batches, an unfrozen BatchNorm layer normalises
+    with the statistics of each new batch in training while inference uses
+    moving averages still set by the pretraining data; keeping it frozen (as
+    the Keras transfer-learning guide does) avoids that mismatch. Alone it
+    means full fine-tuning with frozen BatchNorm; listed with `"partial"` or
+    `"gradual"`, those decide what else is frozen. The choice is saved with
+    the model.
+
+    Example:
+
+    ```python
+    model.configure(["gradual", "discriminative", "frozen_batchnorm"])
+    ```
+    """
+
+    name = "frozen_batchnorm"
+    sets_trainable = False
+
+    def apply(self, model):
+        model.batchnorm_frozen = True
+        freeze_batchnorm(model.backbone)
+
+
 STRATEGIES = {
-    cls.name: cls for cls in (FeatureExtraction, Partial, Full, Gradual, Discriminative, LoRA)
+    cls.name: cls
+    for cls in (FeatureExtraction, Partial, Full, Gradual, Discriminative, LoRA, FrozenBatchNorm)
 }
 
 
@@ -344,6 +371,7 @@ def configure(model, strategy):
             f"Received: model of type {type(model).__name__}"
         )
     chosen = tuple(get(s) for s in (strategy if isinstance(strategy, list | tuple) else [strategy]))
+    model.batchnorm_frozen = False
     if not any(item.sets_trainable for item in chosen):
         model.unfreeze()
     for item in chosen:
@@ -403,6 +431,13 @@ def train_lora_only(backbone):
             for variable in layer._trainable_variables:
                 variable.trainable = variable.name.startswith("lora_")
         else:
+            layer.trainable = False
+
+
+def freeze_batchnorm(backbone):
+    """Freezes every BatchNormalization layer of `backbone` (inference mode, fixed scale and shift)."""
+    for layer in backbone._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
 
 

@@ -147,3 +147,19 @@ def test_bad_arguments_name_the_value():
     model = tlkeras.build(keras.Model(dense_free.inputs, dense_free.outputs), num_classes=2)
     with pytest.raises(ConfigurationError, match="has no layer with LoRA support"):
         model.configure("lora")
+
+
+def test_frozen_batchnorm_keeps_backbone_batchnorm_still_and_survives_saving(tmp_path):
+    model = tiny_model(freeze="auto", strategy=["gradual", "discriminative", "frozen_batchnorm"])
+    moved = _moved_paths(model)
+    # Gradual opened group 2 in the second epoch; its BatchNorm stayed still.
+    assert moved == _groups(model, 2) - _paths(model, "bn_c/")
+    path = os.path.join(tmp_path, "model.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.batchnorm_frozen
+    assert not [
+        v for v in loaded.trainable_weights if v.path.startswith(("bn_a/", "bn_b/", "bn_c/"))
+    ]
+    loaded.configure("full")  # a new strategy list starts from scratch
+    assert {v.path for v in loaded.trainable_weights} >= _paths(loaded, "bn_c/gamma")
