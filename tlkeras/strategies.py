@@ -14,6 +14,7 @@ take a name, a `Strategy`, or a list of them applied in order, e.g.
 | `"gradual"` | the new layers, then one more backbone group per epoch (`GradualUnfreezing`) |
 | `"discriminative"` | each group at its own learning rate (`layerwise`); alone: everything, in a list: what the others open |
 | `"lora"` | LoRA factors of the backbone's Dense/EinsumDense/Embedding/Conv layers, and the new layers |
+| `"frozen_batchnorm"` | as the others say, with the backbone's BatchNorm kept in inference mode |
 """
 
 import os
