@@ -14,11 +14,10 @@ from tlkeras.backbones.backbone import Backbone
 from tlkeras.backbones.backbone import derive_layer_groups
 from tlkeras.errors import WeightsError
 from tlkeras.layers.image_normalization import ImageNormalization
+from tlkeras.weights.efficientnet_lite import TF_MEAN
+from tlkeras.weights.efficientnet_lite import TF_STD
 
 KERAS_HUB_PRESET = "efficientnet_lite0_ra_imagenet"
-# The TF-trained Lite0 weights expect (x - 127) / 128 for pixels x in [0, 255].
-MEAN = (127 / 255,) * 3
-STD = (128 / 255,) * 3
 
 
 def _random_trunk():
@@ -88,7 +87,8 @@ def _wrap(trunk, input_shape, source):
     sized = trunk.__class__.from_config({**trunk.get_config(), "input_shape": tuple(input_shape)})
     sized.set_weights(trunk.get_weights())
     inputs = keras.Input(input_shape, name="pixels")
-    normalize = ImageNormalization(mean=MEAN, std=STD, name="lite0_norm")
+    # The TF-trained Lite0 weights expect (x - 127) / 128 for pixels x in [0, 255].
+    normalize = ImageNormalization(mean=TF_MEAN, std=TF_STD, name="lite0_norm")
     features = sized(normalize(inputs))
     groups = derive_layer_groups(sized)
     groups[0] = [normalize.name] + groups[0]
