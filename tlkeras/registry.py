@@ -76,7 +76,8 @@ class BackboneEntry:
     def modality(self):
         try:
             factory = self.load()
-        except PluginError:
+        except PluginError as error:
+            _warn_once(("broken", self.name), str(error))
             return "unavailable"
         return getattr(factory, "modality", "other")
 

@@ -89,6 +89,13 @@ def test_broken_plugin_warns_on_use_and_never_breaks_others(plugin_path):
         {"broken_net": "broken_plugin_mod:factory"},
     )
     assert "broken_net" in tlkeras.list_backbones()  # listing imports nothing
+    # Listing by modality imports the plugins: the broken one warns once, by name.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert "broken_net" not in tlkeras.list_backbones(modality="image")
+        tlkeras.list_backbones(modality="image")
+    messages = [str(w.message) for w in caught if "broken_net" in str(w.message)]
+    assert len(messages) == 1 and "broken-plugin" in messages[0]
     with pytest.raises(PluginError) as info:
         tlkeras.get_backbone("broken_net")
     message = str(info.value)
