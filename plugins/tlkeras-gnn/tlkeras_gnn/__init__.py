@@ -21,6 +21,8 @@ from tlkeras_gnn.graph_batch import induced_subgraph
 from tlkeras_gnn.graph_batch import node_dataset
 from tlkeras_gnn.graph_batch import unbatch_graphs
 from tlkeras_gnn.graph_classifier_head import GraphClassifierHead
+from tlkeras_gnn.graph_contrastive import GraphContrastive
+from tlkeras_gnn.graph_contrastive import nt_xent
 from tlkeras_gnn.graph_readout import GraphReadout
 from tlkeras_gnn.link_predictor_head import LinkAUC
 from tlkeras_gnn.link_predictor_head import LinkPredictionLoss
@@ -44,6 +46,7 @@ __all__ = [
     "GINConv",
     "GraphBackbone",
     "GraphClassifierHead",
+    "GraphContrastive",
     "GraphReadout",
     "LinkAUC",
     "LinkPredictionLoss",
@@ -61,5 +64,6 @@ __all__ = [
     "message_passing_backbone",
     "negative_pairs",
     "node_dataset",
+    "nt_xent",
     "unbatch_graphs",
 ]
