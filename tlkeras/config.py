@@ -14,6 +14,7 @@ epochs: 6
 """
 
 import difflib
+import inspect
 import os
 
 from tlkeras.errors import ConfigurationError
@@ -23,24 +24,24 @@ DATA_KEYS = {
     "digits": {"name", "image_size", "test_fraction"},
     "npz": {"name", "path", "image_size"},
 }
-DEFAULTS = dict(
-    backbone=None,
-    build={},
-    data=None,
-    configs=None,
-    fractions=None,
-    shots=None,
-    seeds=[0],
-    epochs=10,
-    early_stopping=None,
-    validation_split=0.0,
-    cv=None,
-    metrics="auto",
-    batch_size=32,
-    precise_bn=True,
-    tune=None,
-    max_trials=None,
-)
+# Keys of the file itself; every other key is a `tlkeras.compare` argument and
+# takes compare()'s own default, so the two cannot drift apart.
+FILE_DEFAULTS = dict(backbone=None, build={}, data=None, configs=None)
+COMPARE_KEYS = (
+    "fractions", "shots", "seeds", "epochs", "early_stopping", "validation_split",
+    "cv", "metrics", "batch_size", "precise_bn", "tune", "max_trials",
+)  # fmt: skip
+
+
+def defaults():
+    """Every accepted top-level key with its default value."""
+    from tlkeras.evaluation.compare import compare
+
+    parameters = inspect.signature(compare).parameters
+    from_compare = {key: parameters[key].default for key in COMPARE_KEYS}
+    # YAML gives lists, and the checks below take lists: (0,) becomes [0].
+    from_compare = {k: list(v) if isinstance(v, tuple) else v for k, v in from_compare.items()}
+    return {**FILE_DEFAULTS, **from_compare}
 
 
 class _Checker:
@@ -131,10 +132,11 @@ def load_comparison_config(source):
         raise ConfigurationError(
             f"{name}: the top level must be a mapping of keys. Received: {raw!r}"
         )
+    known = defaults()
     for key, value in raw.items():
-        if key not in DEFAULTS:
-            check.unknown(key, value, DEFAULTS)
-    config = {**DEFAULTS, **raw}
+        if key not in known:
+            check.unknown(key, value, known)
+    config = {**known, **raw}
 
     if config["backbone"] is not None and not isinstance(config["backbone"], str):
         check.fail("backbone", config["backbone"], "expected a registered backbone name")
