@@ -33,15 +33,7 @@ def learning_curve_figure(results, metric):
     figure, axes = new_figure(max(1, len(kinds)))
     for ax, (kind, label) in zip(axes, kinds or [(None, "whole training set")], strict=False):
         subset = rows if kind is None else rows[rows[kind].notna()]
-        for config, group in subset.groupby("config", sort=False):
-            stats = group.groupby("n_train")["value"].agg(["mean", "std"]).sort_index()
-            band(
-                ax,
-                stats.index.to_numpy(),
-                stats["mean"].to_numpy(),
-                stats["std"].to_numpy(),
-                config,
-            )
+        config_bands(ax, subset, "n_train")
         if kind is not None:
             ax.set_xscale("log")
             # Tick the measured sizes themselves: a log axis would otherwise
@@ -59,6 +51,13 @@ def learning_curve_figure(results, metric):
     return figure
 
 
+def config_bands(ax, rows, x_column):
+    """One mean ± std band per config: `value` over `x_column`, across seeds and folds."""
+    for config, group in rows.groupby("config", sort=False):
+        stats = group.groupby(x_column)["value"].agg(["mean", "std"]).sort_index()
+        band(ax, stats.index.to_numpy(), stats["mean"].to_numpy(), stats["std"].to_numpy(), config)
+
+
 def convergence_figure(history, key):
     """A training curve (`key`, e.g. `"val_accuracy"`) vs epoch, one panel per training-set size.
 
@@ -73,15 +72,7 @@ def convergence_figure(history, key):
     sizes = list(dict.fromkeys(rows["size"]))
     figure, axes = new_figure(max(1, len(sizes)), width=4.5 if len(sizes) > 1 else 6.0)
     for ax, size in zip(axes, sizes, strict=False):
-        for config, group in rows[rows["size"] == size].groupby("config", sort=False):
-            stats = group.groupby("epoch")["value"].agg(["mean", "std"]).sort_index()
-            band(
-                ax,
-                stats.index.to_numpy(),
-                stats["mean"].to_numpy(),
-                stats["std"].to_numpy(),
-                config,
-            )
+        config_bands(ax, rows[rows["size"] == size], "epoch")
         ax.set_title(size)
         ax.set_xlabel("epoch")
         ax.set_ylabel(key if key.startswith("val_") else f"{key} (training data)")
