@@ -10,9 +10,10 @@ from tlkeras.errors import ConfigurationError
 from tlkeras.errors import PluginError
 from tlkeras.errors import TlkerasError
 from tlkeras.layers.bottleneck import Bottleneck
+from tlkeras.layers.sequence_pooling import SequencePooling
 from tlkeras.transfer_model import TransferModel
 
-POOLINGS = ("avg", "max")
+POOLINGS = ("avg", "max", "cls")
 
 
 def build(
@@ -58,8 +59,9 @@ def build(
         input_shape: passed to the backbone factory when given.
         heads: a dict task name -> head (string or layer) for multi-task
             models; overrides `head`. Defaults to `None`.
-        pooling: `"avg"` or `"max"` global pooling of feature maps. Defaults
-            to `"avg"`.
+        pooling: `"avg"` or `"max"` global pooling of feature maps; over a
+            token sequence, the mean or max over real (unpadded) tokens, or
+            `"cls"`: the first token. Defaults to `"avg"`.
         compile: compile with "auto" optimizer, loss and metrics, so `fit()`
             works at once. Defaults to `True`.
         name: model name. Defaults to `None` (derived from the backbone).
@@ -251,17 +253,19 @@ def _head_layers(specs, num_classes, dropout):
 def _pool(x, pooling):
     rank = len(x.shape)
     if rank == 4:
+        if pooling == "cls":
+            raise ConfigurationError(
+                "pooling='cls' takes the first token of a sequence; these features are "
+                f"feature maps of shape {tuple(x.shape[1:])}. Received: pooling='cls'"
+            )
         layer = (
             keras.layers.GlobalAveragePooling2D
             if pooling == "avg"
             else keras.layers.GlobalMaxPooling2D
         )
     elif rank == 3:
-        layer = (
-            keras.layers.GlobalAveragePooling1D
-            if pooling == "avg"
-            else keras.layers.GlobalMaxPooling1D
-        )
+        # Reads the sequence's padding mask (text backbones set it).
+        return SequencePooling(pooling, name="pool")(x)
     else:
         return x
     return layer(name="pool")(x)

@@ -402,7 +402,14 @@ def fit_callbacks(model, callbacks):
 
 
 def lora_layers(backbone):
-    """The layers of `backbone` that `LoRA` adapts."""
+    """The layers of `backbone` that `LoRA` adapts.
+
+    A backbone that defines `lora_targets()` chooses them (a transformer: the
+    attention and feed-forward projections, not the embeddings); otherwise
+    every layer of a type with LoRA support.
+    """
+    if hasattr(backbone, "lora_targets"):
+        return list(backbone.lora_targets())
     return [
         layer
         for layer in backbone._flatten_layers(include_self=False, recursive=True)

@@ -1,0 +1,153 @@
+"""A keras-hub text transformer with its tokenizer attached: raw strings in, tokens out."""
+
+import keras
+import numpy as np
+
+from tlkeras.backbones.backbone import Backbone
+from tlkeras.backbones.backbone import trainable_by_nature
+
+EXAMPLE_TEXTS = (
+    "The quick brown fox jumps over the lazy dog.",
+    "Transfer learning reuses what a model already knows.",
+    "A short one.",
+    "Keras 3 runs on TensorFlow, JAX and PyTorch.",
+)
+# Layers of a keras-hub encoder block that LoRA adapts: attention and feed-forward projections.
+_LORA_TYPES = (keras.layers.Dense, keras.layers.EinsumDense)
+
+
+@keras.saving.register_keras_serializable(package="tlkeras")
+class TransformerBackbone(Backbone):
+    """Strings -> tokenizer -> packer -> keras-hub encoder -> token sequence.
+
+    The features are the token sequence `(batch, sequence_length, hidden)`
+    whose Keras mask marks the real tokens, so `tlkeras.build` pools it for
+    sequence heads (`pooling="avg"`: mean over real tokens, `"max"`, or
+    `"cls"`: the first token) and hands it whole to token heads. Layer groups
+    are the embeddings, then each encoder block; keras-hub's pooler dense
+    (unused: pooling is the model's) shares the last block's group.
+
+    Built by the `bert`, `distilbert` and `roberta` factories; use those.
+
+    Args:
+        feedforward_activation: an activation name that replaces the
+            feed-forward activation of every encoder block, e.g. `"gelu"`
+            (exact) for Hugging Face BERT checkpoints, which keras-hub would
+            otherwise run with its approximate GELU. Defaults to `None` (keep
+            keras-hub's).
+        **kwargs: passed to `tlkeras.Backbone`.
+
+    Example:
+
+    ```python
+    backbone = tlkeras.get_backbone("bert", weights="all-minilm-l6-v2")
+    backbone.tokenize(["Hello world"])["token_ids"][0, :4]
+    ```
+    """
+
+    def __init__(self, *args, feedforward_activation=None, **kwargs):
+        kwargs.setdefault("modality", "text")
+        super().__init__(*args, **kwargs)
+        self.feedforward_activation = feedforward_activation
+        if feedforward_activation is not None:
+            for block in self.encoder_blocks:
+                block.activation = keras.activations.get(feedforward_activation)
+                block._feedforward_intermediate_dense.activation = block.activation
+
+    # === Parts ===
+    @property
+    def packer(self):
+        """The `TokenPacker` layer: strings -> token ids and padding mask."""
+        return self.get_layer("token_packer")
+
+    @property
+    def tokenizer(self):
+        """The keras-hub tokenizer (strings -> token ids)."""
+        return self.packer.tokenizer
+
+    @property
+    def encoder(self):
+        """The keras-hub backbone inside (its `from_preset` counterpart)."""
+        return self.get_layer("encoder")
+
+    @property
+    def sequence_length(self):
+        return self.packer.sequence_length
+
+    @property
+    def encoder_blocks(self):
+        return [
+            layer for layer in self.encoder.layers if layer.name.startswith("transformer_layer")
+        ]
+
+    def tokenize(self, texts):
+        """Token ids and padding mask exactly as the backbone sees them (NumPy)."""
+        token_ids, padding_mask = self.packer(np.asarray(texts, dtype=object))
+        return {
+            "token_ids": keras.ops.convert_to_numpy(token_ids),
+            "padding_mask": keras.ops.convert_to_numpy(padding_mask),
+        }
+
+    def lora_targets(self):
+        """The attention and feed-forward projections of every encoder block."""
+        return [
+            layer
+            for block in self.encoder_blocks
+            for layer in block._flatten_layers(include_self=False, recursive=True)
+            if isinstance(layer, _LORA_TYPES)
+        ]
+
+    # === Features ===
+    def example_inputs(self, batch_size=2, seed=0):
+        rng = np.random.default_rng(seed)
+        picks = rng.integers(0, len(EXAMPLE_TEXTS), batch_size)
+        return np.array([EXAMPLE_TEXTS[i] for i in picks], dtype=object)
+
+    # === Config ===
+    def get_config(self):
+        config = super().get_config()
+        config.update(feedforward_activation=self.feedforward_activation)
+        return config
+
+
+def transformer_layer_groups(encoder):
+    """Embeddings, then one group per encoder block; later weighted layers join the last."""
+    weighted = [layer for layer in encoder.layers if trainable_by_nature([layer])]
+    groups = [[]]
+    for layer in weighted:
+        if layer.name.startswith("transformer_layer"):
+            groups.append([layer.name])
+        else:
+            groups[-1].append(layer.name)
+    return [group for group in groups if group]
+
+
+def assemble(encoder, tokenizer, sequence_length, name, weights_source, feedforward_activation):
+    """Wires strings -> tokenizer -> packer -> `encoder` into a `TransformerBackbone`."""
+    from tlkeras.layers.padding_mask import PaddingMask
+    from tlkeras.layers.token_packer import TokenPacker
+
+    encoder.name = "encoder"
+    if encoder.max_sequence_length < sequence_length:
+        raise ValueError(
+            f"sequence_length exceeds the encoder's max_sequence_length "
+            f"({encoder.max_sequence_length}). Received: sequence_length={sequence_length}"
+        )
+    packer = TokenPacker(tokenizer, sequence_length, name="token_packer")
+    # === Functional Model ===
+    text = keras.Input(shape=(), dtype="string", name="text")
+    token_ids, padding_mask = packer(text)
+    encoder_inputs = {"token_ids": token_ids, "padding_mask": padding_mask}
+    if "segment_ids" in encoder.input:
+        encoder_inputs["segment_ids"] = keras.ops.zeros_like(token_ids)
+    outputs = encoder(encoder_inputs)
+    sequence = outputs["sequence_output"] if isinstance(outputs, dict) else outputs
+    features = PaddingMask(name="token_features")([sequence, padding_mask])
+    return TransformerBackbone(
+        inputs=text,
+        outputs=features,
+        layer_groups=transformer_layer_groups(encoder),
+        weights_source=weights_source,
+        feedforward_activation=feedforward_activation,
+        name=name,
+    )
