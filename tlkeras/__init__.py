@@ -22,6 +22,10 @@ from tlkeras.builder import build
 from tlkeras.builder import get_backbone
 from tlkeras.evaluation import compare
 from tlkeras.feature_cache import fit_cached
+from tlkeras.pretrain import load_preset
+from tlkeras.pretrain import pretrain
+from tlkeras.pretrain import register_preset
+from tlkeras.pretrain import save_preset
 from tlkeras.recipes import fine_tune
 from tlkeras.registry import backbone_info
 from tlkeras.registry import list_backbones
@@ -48,9 +52,13 @@ __all__ = [
     "heads",
     "layers",
     "list_backbones",
+    "load_preset",
     "optimizers",
     "precision",
+    "pretrain",
     "register_backbone",
+    "register_preset",
+    "save_preset",
     "strategies",
     "unregister_backbone",
 ]

@@ -71,7 +71,7 @@ def save_preset(backbone, path, *, name=None, overwrite=False):
         backbone.save_weights(os.path.join(staging, WEIGHTS_FILE))
         _write_json(os.path.join(staging, CONFIG_FILE), config)
         _write_json(os.path.join(staging, PREPROCESSING_FILE), _preprocessing(backbone))
-        _move_into_place(staging, path)
+        move_into_place(staging, path)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -155,7 +155,8 @@ def _with_input_shape(backbone_config, input_shape, path):
     return config
 
 
-def _move_into_place(staging, path):
+def move_into_place(staging, path):
+    """Renames the finished folder `staging` to `path`, replacing an existing one."""
     if not os.path.exists(path):
         os.rename(staging, path)
         return

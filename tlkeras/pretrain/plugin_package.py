@@ -1,0 +1,113 @@
+"""`write_plugin_package`: a preset folder as a pip-installable tlkeras backbone plugin."""
+
+import os
+import re
+import shutil
+import tempfile
+
+from tlkeras.errors import ConfigurationError
+from tlkeras.pretrain.preset import move_into_place
+from tlkeras.pretrain.preset import read_preset_config
+
+_PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{distribution}"
+version = "{version}"
+description = "The tlkeras backbone {name!r}, pre-trained with tlkeras.pretrain."
+dependencies = ["tlkeras"]
+
+[project.entry-points."tlkeras.backbones"]
+{name} = "{module}:backbone"
+
+[tool.setuptools]
+packages = ["{module}"]
+
+[tool.setuptools.package-data]
+{module} = ["preset/*"]
+"""
+
+_MODULE = '''\
+"""The tlkeras backbone {name!r} (a preset folder shipped as package data)."""
+
+import os
+
+PRESET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "preset")
+
+
+def backbone(input_shape=None, weights="auto"):
+    """The pre-trained backbone; `weights=None` gives the architecture from scratch."""
+    from tlkeras.pretrain.preset import load_preset
+
+    return load_preset(PRESET, input_shape=input_shape, weights=weights)
+
+
+backbone.modality = {modality!r}
+'''
+
+
+def write_plugin_package(preset, destination, *, name=None, version="0.1.0", overwrite=False):
+    """Writes an installable plugin that registers a preset under a backbone name.
+
+    The package ships the preset folder as package data and declares it in
+    the `tlkeras.backbones` entry-point group, so after `pip install
+    DESTINATION` every new process finds it: `tlkeras.build(name, ...)`,
+    `tlkeras list`, `tlkeras.compare(backbone=name)`.
+
+    Args:
+        preset: a folder written by `tlkeras.save_preset`.
+        destination: the package folder to create (written under a temporary
+            name and renamed into place).
+        name: the backbone name, a Python identifier. Defaults to `None` (the
+            name in the preset).
+        version: the package version. Defaults to `"0.1.0"`.
+        overwrite: replace an existing folder. Defaults to `False`.
+
+    Returns:
+        The absolute path of the package folder.
+
+    Example:
+
+    ```python
+    write_plugin_package("presets/my_simclr_fmnist", "dist/tlkeras-preset-my-simclr-fmnist")
+    # then: pip install dist/tlkeras-preset-my-simclr-fmnist
+    ```
+    """
+    config = read_preset_config(preset)
+    name = name or config["name"]
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ConfigurationError(
+            f"A plugin backbone name must be a Python identifier. Received: name={name!r}"
+        )
+    destination = os.path.abspath(os.fspath(destination))
+    if os.path.exists(destination) and not overwrite:
+        raise ConfigurationError(
+            f"The package folder exists. Received: destination={destination!r}; "
+            "pass overwrite=True to replace it."
+        )
+    module = f"tlkeras_preset_{name.lower()}"
+    parent = os.path.dirname(destination)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(destination)}.", dir=parent)
+    try:
+        os.chmod(staging, 0o755)
+        shutil.copytree(os.fspath(preset), os.path.join(staging, module, "preset"))
+        fields = dict(
+            name=name,
+            module=module,
+            version=version,
+            distribution=f"tlkeras-preset-{name.lower().replace('_', '-')}",
+            modality=config["modality"],
+        )
+        with open(os.path.join(staging, "pyproject.toml"), "w") as f:
+            f.write(_PYPROJECT.format(**fields))
+        with open(os.path.join(staging, module, "__init__.py"), "w") as f:
+            f.write(_MODULE.format(**fields))
+        move_into_place(staging, destination)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return destination
