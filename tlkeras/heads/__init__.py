@@ -6,6 +6,7 @@ from tlkeras.errors import ConfigurationError
 from tlkeras.heads.classifier_head import ClassifierHead
 from tlkeras.heads.head import Head
 from tlkeras.heads.regressor_head import RegressorHead
+from tlkeras.heads.token_classifier_head import TokenClassifierHead
 
 _BY_NAME = {
     "classifier": ClassifierHead,
@@ -13,6 +14,8 @@ _BY_NAME = {
     "classification": ClassifierHead,
     "regressor": RegressorHead,
     "regression": RegressorHead,
+    "token_classifier": TokenClassifierHead,
+    "tagger": TokenClassifierHead,
 }
 
 
@@ -49,4 +52,12 @@ def get(identifier, **kwargs):
     )
 
 
-__all__ = ["ClassifierHead", "Head", "RegressorHead", "get", "get_class", "register_head"]
+__all__ = [
+    "ClassifierHead",
+    "Head",
+    "RegressorHead",
+    "TokenClassifierHead",
+    "get",
+    "get_class",
+    "register_head",
+]
