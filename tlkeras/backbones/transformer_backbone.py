@@ -99,15 +99,21 @@ class TransformerBackbone(Backbone):
 
     # === Features ===
     def example_inputs(self, batch_size=2, seed=0):
-        rng = np.random.default_rng(seed)
-        picks = rng.integers(0, len(EXAMPLE_TEXTS), batch_size)
-        return np.array([EXAMPLE_TEXTS[i] for i in picks], dtype=object)
+        return example_texts(batch_size, seed)
 
     # === Config ===
     def get_config(self):
         config = super().get_config()
         config.update(feedforward_activation=self.feedforward_activation)
         return config
+
+
+def example_texts(batch_size=2, seed=0):
+    """A string tensor of English sentences (Keras' data adapters take no NumPy object arrays)."""
+    import tensorflow as tf
+
+    picks = np.random.default_rng(seed).integers(0, len(EXAMPLE_TEXTS), batch_size)
+    return tf.constant([EXAMPLE_TEXTS[i] for i in picks])
 
 
 def transformer_layer_groups(encoder):
