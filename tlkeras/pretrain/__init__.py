@@ -16,6 +16,7 @@ from tlkeras.pretrain.nt_xent import nt_xent
 from tlkeras.pretrain.objectives import get_objective
 from tlkeras.pretrain.objectives import list_objectives
 from tlkeras.pretrain.objectives import register_objective
+from tlkeras.pretrain.plugin_package import write_plugin_package
 from tlkeras.pretrain.preset import load_preset
 from tlkeras.pretrain.preset import save_preset
 from tlkeras.pretrain.pretrain import pretrain
@@ -37,4 +38,5 @@ __all__ = [
     "register_objective",
     "register_preset",
     "save_preset",
+    "write_plugin_package",
 ]

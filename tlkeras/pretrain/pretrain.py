@@ -45,7 +45,8 @@ def pretrain(
     resized to the backbone's input; every full batch is used, the last
     partial one dropped. With `checkpoint_dir`, the weights and optimizer
     state are saved after every epoch and a later call with the same folder
-    resumes after the last finished epoch; since the data order and every
+    resumes after the last finished epoch (with the same settings, `epochs`
+    included: the learning-rate schedule spans the run); since the data order and every
     random stream restart from `(seed, epoch)` at each epoch, a resumed run
     ends with the same weights as an uninterrupted one. (A `tf.data.Dataset`
     is fed as it is, and its order after a resume is its own.)
@@ -104,6 +105,7 @@ def pretrain(
     metadata = {
         "objective": objective,
         "modality": backbone.modality,
+        "epochs": int(epochs),  # the learning-rate schedule spans the whole run
         "batch_size": int(batch_size),
         "seed": int(seed),
         "objective_kwargs": {k: _jsonable(v) for k, v in objective_kwargs.items()},
@@ -136,12 +138,13 @@ def pretrain(
             epochs=int(epochs),
             initial_epoch=first_epoch,
             steps_per_epoch=steps,
+            shuffle=False,  # the data order is the pipeline's, fixed per (seed, epoch)
             callbacks=run_callbacks + list(callbacks or []),
             verbose=verbose,
         )
         for key, values in fit_history.history.items():
             history[key] = list(history.get(key, [])) + [float(v) for v in values]
-    model.backbone.pretraining_info = {**metadata, "epochs": int(epochs), "history": history}
+    model.backbone.pretraining_info = {**metadata, "history": history}
     return model.backbone
 
 
