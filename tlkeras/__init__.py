@@ -17,6 +17,7 @@ from tlkeras import layers
 from tlkeras import optimizers
 from tlkeras import precision
 from tlkeras import strategies
+from tlkeras import text
 from tlkeras.backbones.backbone import Backbone
 from tlkeras.builder import build
 from tlkeras.builder import get_backbone
@@ -60,5 +61,6 @@ __all__ = [
     "register_preset",
     "save_preset",
     "strategies",
+    "text",
     "unregister_backbone",
 ]
