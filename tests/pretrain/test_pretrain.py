@@ -117,3 +117,43 @@ def test_another_modality_plugs_its_objective_into_the_registry():
     assert len(losses) == 2 and losses[1] < losses[0]
     with pytest.raises(ConfigurationError, match=r"Received: unlabeled_data of type ndarray"):
         tlkeras.pretrain(backbone, np.ones((32, 5)), objective="mean_matching", epochs=1)
+
+
+def _ring_graphs(count, feature_dim=8, seed=0):
+    rng = np.random.default_rng(seed)
+    graphs = []
+    for _ in range(count):
+        n = int(rng.integers(4, 9))
+        edges = np.stack([np.arange(n), (np.arange(n) + 1) % n])
+        edges = np.concatenate([edges, edges[::-1]], axis=1).astype("int32")
+        features = rng.normal(size=(n, feature_dim)).astype("float32")
+        graphs.append({"node_features": features, "edge_index": edges})
+    return graphs
+
+
+def test_graph_backbones_pretrain_with_the_gnn_plugin_objectives():
+    tlkeras_gnn = pytest.importorskip("tlkeras_gnn")
+    from tlkeras.pretrain import list_objectives
+
+    assert list_objectives("graph") == ["attribute_masking", "contrastive"]
+    backbone = tlkeras.get_backbone("gin", input_dim=8, hidden_dim=16, weights=None)
+    before = [keras.ops.convert_to_numpy(w).copy() for w in backbone.trainable_weights]
+    data = tlkeras_gnn.graph_dataset(_ring_graphs(16), batch_size=8, shuffle=True, seed=0)
+    trained = tlkeras.pretrain(
+        backbone, data, objective="contrastive", epochs=2, verbose=0, projection_dim=16
+    )
+    assert len(trained.pretraining_info["history"]["loss"]) == 2
+    after = [keras.ops.convert_to_numpy(w) for w in trained.trainable_weights]
+    assert any(np.abs(a - b).max() > 0 for a, b in zip(before, after, strict=True))
+
+
+@pytest.mark.slow
+def test_continued_simclr_from_imagenet_efficientnet_lite0(images):
+    backbone = tlkeras.get_backbone("efficientnet_lite0", input_shape=(32, 32, 3))
+    stem = next(layer for layer in backbone.layers if layer.weights)
+    before = keras.ops.convert_to_numpy(stem.weights[0]).copy()
+    trained = tlkeras.pretrain(backbone, images, epochs=1, batch_size=16, verbose=0)
+    after = keras.ops.convert_to_numpy(stem.weights[0])
+    # Continued from the ImageNet weights: moved, but only a little in one short epoch.
+    assert 0 < np.abs(after - before).max() < 0.1 * np.abs(before).max()
+    assert trained.pretraining_info["history"]["contrastive_accuracy"][0] > 1 / 31
