@@ -7,9 +7,16 @@
   backbone on unlabeled text, before `tlkeras.build` fine-tunes it.
 """
 
+from tlkeras.text.masked_lm import continue_pretraining
 from tlkeras.text.word_vectors import WordVectors
 from tlkeras.text.word_vectors import load_word_vectors
 from tlkeras.text.word_vectors import save_word_vectors
 from tlkeras.text.word_vectors import split_words
 
-__all__ = ["WordVectors", "load_word_vectors", "save_word_vectors", "split_words"]
+__all__ = [
+    "WordVectors",
+    "continue_pretraining",
+    "load_word_vectors",
+    "save_word_vectors",
+    "split_words",
+]
