@@ -59,6 +59,10 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(images, tmp
     # Training moved the weights, so the equality above is not vacuous.
     initial = tiny_backbone(seed=3).get_layer("conv0").kernel
     assert np.abs(_numpy(initial) - _numpy(resumed.get_layer("conv0").kernel)).max() > 1e-4
+    # A finished run called again trains no further.
+    again = _run(images, epochs=2, checkpoint_dir=tmp_path)
+    np.testing.assert_array_equal(_numpy(again.weights[0]), _numpy(resumed.weights[0]))
+    assert again.pretraining_info["history"] == history
     # Resuming with other settings is refused before any training.
     with pytest.raises(ConfigurationError, match=r"batch_size: saved 16, received 8"):
         tlkeras.pretrain(

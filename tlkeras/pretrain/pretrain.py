@@ -88,7 +88,7 @@ def pretrain(
     tlkeras.save_preset(backbone, "presets/my_simclr_fmnist")
     ```
     """
-    if isinstance(backbone, str) or not isinstance(backbone, Backbone):
+    if not isinstance(backbone, Backbone):
         from tlkeras.builder import get_backbone
 
         backbone = get_backbone(backbone)
@@ -117,7 +117,9 @@ def pretrain(
 
     keras.utils.set_random_seed(int(seed))
     model = factory(backbone, seed=int(seed), **objective_kwargs)
-    data, steps = _training_data(unlabeled_data, backbone, batch_size, seed, first_epoch, epochs)
+    # A finished run still needs one batch to rebuild its variables before loading them.
+    data_start = min(first_epoch, int(epochs) - 1)
+    data, steps = _training_data(unlabeled_data, backbone, batch_size, seed, data_start, epochs)
     if optimizer is None:
         schedule = learning_rate
         if steps is not None:
@@ -181,7 +183,7 @@ def _training_data(unlabeled_data, backbone, batch_size, seed, first_epoch, epoc
         return _fit_image_shape(tf.cast(tf.gather(stored, indices), tf.float32), target)
 
     dataset = (
-        tf.data.Dataset.range(first_epoch, max(first_epoch, epochs))
+        tf.data.Dataset.range(first_epoch, epochs)
         .flat_map(epoch_order)
         .batch(batch_size)
         .map(to_pixels, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -230,4 +232,11 @@ def _jsonable(value):
         return value
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
+    if hasattr(value, "get_config"):
+        # A layer (e.g. augmentation=) by its class and config without its automatic name:
+        # equal settings compare equal on resume.
+        config = {k: v for k, v in value.get_config().items() if k != "name"}
+        return _jsonable({"class_name": type(value).__name__, "config": config})
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
     return repr(value)
