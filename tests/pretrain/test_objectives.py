@@ -1,7 +1,7 @@
 import keras
 import numpy as np
 import pytest
-from conftest import tiny_backbone
+from pretrain_helpers import tiny_backbone
 
 from tlkeras.errors import ConfigurationError
 from tlkeras.pretrain import MaskedReconstruction

@@ -7,7 +7,7 @@ import textwrap
 import keras
 import numpy as np
 import pytest
-from conftest import tiny_backbone
+from pretrain_helpers import tiny_backbone
 
 import tlkeras
 from tlkeras.errors import ConfigurationError

@@ -3,7 +3,7 @@ import os
 import keras
 import numpy as np
 import pytest
-from conftest import tiny_backbone
+from pretrain_helpers import tiny_backbone
 
 import tlkeras
 from tlkeras.errors import ConfigurationError
@@ -94,8 +94,12 @@ def test_grey_images_feed_an_rgb_backbone_of_another_size(images):
     assert trained.pretraining_info["objective"] == "reconstruction"
 
 
-def test_another_modality_plugs_its_objective_into_the_registry():
+def test_another_modality_plugs_its_objective_into_the_registry(monkeypatch):
     import tensorflow as tf
+
+    from tlkeras.pretrain import objectives
+
+    monkeypatch.setattr(objectives, "_OBJECTIVES", dict(objectives._OBJECTIVES))
 
     @register_objective("mean_matching", modality="other")
     class MeanMatching(keras.Model):
