@@ -163,3 +163,43 @@ def test_lora_trains_only_attention_and_feed_forward_factors():
     assert all(path.split("/")[-1].startswith("lora_") or path in head for path in moved)
     # B starts at zero, so the first step moves every B factor (A gets no gradient yet).
     assert sum(path.endswith("lora_kernel_b") for path in moved) == len(targets)
+
+
+def test_ulmfit_recipe_applies_to_text_groups():
+    backbone = tlkeras.get_backbone("bert", weights=None, sequence_length=16)
+    model = tlkeras.build(backbone, num_classes=2, strategy=["gradual", "discriminative"])
+    factors = tlkeras.optimizers.group_multipliers(model)
+    assert factors == pytest.approx([2.6**-3, 2.6**-2, 2.6**-1, 1.0])
+    embeddings = backbone.encoder.token_embedding.embeddings
+    head = model.layers[-1].weights[0]
+    before = [_numpy(v).copy() for v in (embeddings, head)]
+    model.fit(TEXTS, np.array([0, 1]), epochs=1, verbose=0)
+    assert np.array_equal(before[0], _numpy(embeddings))  # still frozen in epoch 1
+    assert not np.array_equal(before[1], _numpy(head))
+
+
+def test_exact_gelu_of_hugging_face_bert_survives_a_keras_file(tmp_path):
+    from tlkeras.backbones.transformer_backbone import assemble
+
+    small = tlkeras.get_backbone("bert", weights=None, sequence_length=16)
+    approximate = _numpy(small(TEXTS))
+    exact = assemble(
+        small.encoder,
+        small.tokenizer,
+        sequence_length=16,
+        name="exact",
+        weights_source=None,
+        feedforward_activation="gelu",
+    )
+    expected = _numpy(exact(TEXTS))
+    assert np.abs(expected - approximate).max() > 0  # the activation really changed
+    model = tlkeras.build(exact, head="regressor", freeze=False, compile=False)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert loaded.backbone.feedforward_activation == "gelu"
+    activation = loaded.backbone.encoder_blocks[0]._feedforward_intermediate_dense.activation
+    x = np.linspace(-3.0, 3.0, 7, dtype="float32")
+    exact_gelu = _numpy(keras.activations.gelu(x, approximate=False))
+    assert np.abs(exact_gelu - _numpy(keras.activations.gelu(x, approximate=True))).max() > 1e-4
+    np.testing.assert_allclose(_numpy(activation(x)), exact_gelu, atol=1e-7)
+    np.testing.assert_allclose(_numpy(loaded(TEXTS)), _numpy(model(TEXTS)), atol=1e-6)
