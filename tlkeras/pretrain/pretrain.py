@@ -108,6 +108,7 @@ def pretrain(
         "epochs": int(epochs),  # the learning-rate schedule spans the whole run
         "batch_size": int(batch_size),
         "seed": int(seed),
+        "learning_rate": float(learning_rate) if optimizer is None else "custom optimizer",
         "objective_kwargs": {k: _jsonable(v) for k, v in objective_kwargs.items()},
     }
     state = read_state(checkpoint_dir) if checkpoint_dir is not None else None
@@ -129,11 +130,10 @@ def pretrain(
     if state is not None:
         _restore(model, data, checkpoint_dir)
 
+    history = {} if state is None else dict(state["history"])
     run_callbacks = [EpochSeeds(seed)]
     if checkpoint_dir is not None:
-        history = None if state is None else state["history"]
         run_callbacks.append(EpochCheckpoint(checkpoint_dir, metadata, history=history))
-    history = dict(state["history"]) if state is not None else {}
     if first_epoch < epochs:
         fit_history = model.fit(
             data,
