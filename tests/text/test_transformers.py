@@ -103,6 +103,8 @@ def test_preset_without_weights_gives_same_architecture_random(tmp_path):
 def test_bad_weights_name_the_value(tmp_path):
     with pytest.raises(WeightsError, match="Received: weights="):
         tlkeras.get_backbone("bert", weights=str(tmp_path))  # a folder with no config.json
+    with pytest.raises(WeightsError, match=r"all-minilm-l6-v2.*Received: weights='no_such_bert'"):
+        tlkeras.get_backbone("bert", weights="no_such_bert")
     with pytest.raises(ConfigurationError, match="num_layers"):
         tlkeras.get_backbone("bert", weights=str(tmp_path), num_layers=2)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from tlkeras.backbones.transformer_backbone import assemble
 from tlkeras.errors import ConfigurationError
+from tlkeras.errors import WeightsError
 from tlkeras.weights import text_presets
 
 SMALL_ARCHITECTURE = {"num_layers": 2, "num_heads": 2, "hidden_dim": 128, "intermediate_dim": 512}
@@ -111,8 +112,17 @@ def _transformer(family_name, weights, preset, sequence_length, name, architectu
         activation = None
     else:
         location = text_presets.resolve(source)
-        encoder = backbone_class.from_preset(location, load_weights=weights is not None)
-        tokenizer = tokenizer_class.from_preset(location)
+        try:
+            encoder = backbone_class.from_preset(location, load_weights=weights is not None)
+            tokenizer = tokenizer_class.from_preset(location)
+        except Exception as error:  # keras-hub raises many types (network, format, name)
+            raise WeightsError(
+                f"keras-hub could not load a {family.backbone} from {location!r}: "
+                f"{type(error).__name__}: {str(error)[:300]}. Without network, pass a local "
+                "keras-hub preset or Hugging Face folder, or one of "
+                f"{text_presets.list_packaged_checkpoints()}. "
+                f"Received: {'weights' if weights is not None else 'preset'}={source!r}"
+            ) from error
         activation = _hugging_face_activation(family_name, location)
     return assemble(
         encoder,
