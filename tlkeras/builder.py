@@ -1,7 +1,10 @@
 """`tlkeras.build`: stitch a backbone to new heads through a bottleneck."""
 
+import contextlib
+
 import keras
 
+from tlkeras import distribution as distribution_lib
 from tlkeras import heads as heads_lib
 from tlkeras import precision
 from tlkeras import registry
@@ -33,6 +36,8 @@ def build(
     strategy=None,
     loss_weights=None,
     mixed_precision="auto",
+    jit_compile="auto",
+    distribution=None,
     **backbone_kwargs,
 ):
     """Builds a transfer model: backbone -> pooling -> bottleneck -> head(s).
@@ -75,6 +80,16 @@ def build(
             with native bfloat16 (compute capability >= 8.0) and float32
             elsewhere; `True`, `False`, or a Keras policy name. Heads stay
             float32. Defaults to `"auto"`.
+        jit_compile: XLA compilation of the train step, passed to `compile`:
+            `"auto"` lets Keras compile with XLA where the backend and device
+            support it (a GPU, not a CPU); `True` or `False` force it.
+            Defaults to `"auto"`.
+        distribution: a `tf.distribute.Strategy` (`MirroredStrategy` for the
+            GPUs of one machine, `MultiWorkerMirroredStrategy` across
+            machines) to build and compile under; `fit()` then splits each
+            global batch across its replicas, and BatchNorm layers use
+            synchronised statistics. `None` uses the strategy whose scope is
+            active, if any. See `tlkeras.distribution`. Defaults to `None`.
         **backbone_kwargs: passed to the backbone factory (e.g. `variant="b3"`).
 
     Returns:
@@ -88,26 +103,58 @@ def build(
     ```
     """
     policy = precision.resolve_policy(mixed_precision)
-    if policy != keras.config.dtype_policy().name:
-        with precision.policy_scope(policy):
-            return build(
-                backbone,
-                head,
-                num_classes=num_classes,
-                bottleneck=bottleneck,
-                dropout=dropout,
-                weights=weights,
-                freeze=freeze,
-                input_shape=input_shape,
-                heads=heads,
-                pooling=pooling,
-                compile=compile,
-                name=name,
-                strategy=strategy,
-                loss_weights=loss_weights,
-                mixed_precision=policy,
-                **backbone_kwargs,
-            )
+    replicas = distribution_lib.resolve_distribution(distribution)
+    with contextlib.ExitStack() as scopes:
+        if policy != keras.config.dtype_policy().name:
+            scopes.enter_context(precision.policy_scope(policy))
+        if replicas is not None:
+            # Variables (the optimizer's too, made in compile) must be created
+            # under the strategy for it to mirror them.
+            scopes.enter_context(replicas.scope())
+        if replicas is not None and isinstance(backbone, keras.Model):
+            backbone = distribution_lib.ensure_created_under(backbone, replicas)
+        model = _build(
+            backbone,
+            head,
+            num_classes=num_classes,
+            bottleneck=bottleneck,
+            dropout=dropout,
+            weights=weights,
+            freeze=freeze,
+            input_shape=input_shape,
+            heads=heads,
+            pooling=pooling,
+            compile=compile,
+            name=name,
+            strategy=strategy,
+            loss_weights=loss_weights,
+            jit_compile=jit_compile,
+            backbone_kwargs=backbone_kwargs,
+        )
+        if distribution_lib.num_replicas(replicas) > 1:
+            distribution_lib.synchronize_batchnorm(model)
+    return model
+
+
+def _build(
+    backbone,
+    head,
+    *,
+    num_classes,
+    bottleneck,
+    dropout,
+    weights,
+    freeze,
+    input_shape,
+    heads,
+    pooling,
+    compile,
+    name,
+    strategy,
+    loss_weights,
+    jit_compile,
+    backbone_kwargs,
+):
     if pooling not in POOLINGS:
         raise ConfigurationError(
             f"Unknown pooling. Received: pooling={pooling!r}; expected one of {POOLINGS}."
@@ -167,7 +214,7 @@ def build(
             f"compile() instead. Received: loss_weights={loss_weights!r}, compile=False"
         )
     if compile:
-        model.compile(loss_weights=loss_weights)
+        model.compile(loss_weights=loss_weights, jit_compile=jit_compile)
     return model
 
 

@@ -17,6 +17,7 @@ import tempfile
 import keras
 import numpy as np
 
+from tlkeras import distribution
 from tlkeras.callbacks.gradual_unfreezing import GradualUnfreezing
 from tlkeras.errors import ConfigurationError
 
@@ -158,12 +159,23 @@ def split_model(model):
     pool = next((layer for layer in model.layers if layer.name == "pool"), None)
     if pool is not None and pool.input is cut:
         try:
-            top = keras.Model(pool.output, model._outputs_struct, name=f"{model.name}_top")
+            top = _top_model(model, pool.output)
             return keras.Model(model.input, pool.output), top
         except ValueError:
             pass  # a head reads the unpooled features
-    top = keras.Model(cut, model._outputs_struct, name=f"{model.name}_top")
-    return keras.Model(model.input, cut), top
+    return keras.Model(model.input, cut), _top_model(model, cut)
+
+
+def _top_model(model, features):
+    # Under a tf.distribute strategy the top model trains on the replicas, so
+    # it is made in the strategy's scope; the extractor is not, and computes
+    # the features once per worker (per batch on one device), not once per replica.
+    with distribution.scope_of(model):
+        return _TopModel(features, model._outputs_struct, name=f"{model.name}_top")
+
+
+class _TopModel(distribution.MultiWorkerTraining, keras.Model):
+    """The functional model on top of the cached features."""
 
 
 def _single(tensors):
@@ -217,8 +229,16 @@ def _check_cacheable(model, callbacks):
 
 def _compile_arguments(model, callbacks=None):
     arguments = dict(model._compile_config.config)
-    if arguments.get("steps_per_execution", 1) == 1 and not any(
-        _overrides(callback, hook) for callback in callbacks or [] for hook in BATCH_HOOKS
+    # Keras's multi-step loop fails under MirroredStrategy (TF 2.21: "You must
+    # feed a value for placeholder tensor"), so several replicas run one step
+    # per call.
+    replicated = distribution.num_replicas(getattr(model, "_distribute_strategy", None)) > 1
+    if (
+        arguments.get("steps_per_execution", 1) == 1
+        and not replicated
+        and not any(
+            _overrides(callback, hook) for callback in callbacks or [] for hook in BATCH_HOOKS
+        )
     ):
         # Same updates in the same order, fewer graph calls.
         arguments["steps_per_execution"] = TOP_STEPS_PER_EXECUTION

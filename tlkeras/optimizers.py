@@ -14,9 +14,9 @@ inner optimizer keeps one step counter and one schedule; only the learning rate
 each variable's update sees is multiplied by its group's factor.
 """
 
-import contextlib
 import math
 import re
+import threading
 
 import keras
 from keras import ops
@@ -89,6 +89,7 @@ class LayerwiseOptimizer(keras.optimizers.Optimizer):
         # The TF backend hands update_step the underlying tf.Variable, which has
         # no Keras path, so factors are looked up by the optimizer's own key.
         self._factors = {self.inner_optimizer._var_key(v): self.multiplier(v) for v in var_list}
+        _scale_learning_rates(self.inner_optimizer, lambda: self._factors)
         super().build(var_list)
 
     @property
@@ -96,15 +97,13 @@ class LayerwiseOptimizer(keras.optimizers.Optimizer):
         return self._variables + self.inner_optimizer.variables
 
     def apply(self, grads, trainable_variables=None):
-        with _scaled_learning_rates(self.inner_optimizer, self._factors):
-            self.inner_optimizer.apply(grads, trainable_variables)
+        self.inner_optimizer.apply(grads, trainable_variables)
 
     def stateless_apply(self, optimizer_variables, grads, trainable_variables):
         own = len(self._variables)
-        with _scaled_learning_rates(self.inner_optimizer, self._factors):
-            inner_trainable, inner_variables = self.inner_optimizer.stateless_apply(
-                optimizer_variables[own:], grads, trainable_variables
-            )
+        inner_trainable, inner_variables = self.inner_optimizer.stateless_apply(
+            optimizer_variables[own:], grads, trainable_variables
+        )
         return inner_trainable, list(optimizer_variables[:own]) + list(inner_variables)
 
     @property
@@ -141,46 +140,52 @@ class LayerwiseOptimizer(keras.optimizers.Optimizer):
         return cls(**config)
 
 
-@contextlib.contextmanager
-def _scaled_learning_rates(optimizer, factors):
-    """Scales the rate each variable's `update_step` and weight decay see.
+def _scale_learning_rates(optimizer, factors_of):
+    """Makes each variable's `update_step` and weight decay see its own rate.
 
     Hooking these two per-variable steps (rather than re-implementing `apply`)
     keeps Keras' own clipping, gradient accumulation, EMA, constraints and
-    distribution handling. The hooks run while the train step is traced.
+    distribution handling. The hooks are installed once, as instance
+    attributes shadowing the class methods, because under a `tf.distribute`
+    strategy each replica traces `apply` in its own thread: hooks swapped in
+    and out around every call would race.
+
+    Args:
+        optimizer: the inner Keras optimizer.
+        factors_of: a callable returning the current dict of optimizer
+            variable key -> learning-rate factor.
     """
+    if "update_step" in optimizer.__dict__:
+        return
     update_step = optimizer.update_step
     apply_weight_decay = optimizer._apply_weight_decay
-    weight_decay = optimizer.weight_decay
+    lock = threading.Lock()
 
     def scaled_update_step(gradient, variable, learning_rate):
-        factor = factors.get(optimizer._var_key(variable), 1.0)
+        factor = factors_of().get(optimizer._var_key(variable), 1.0)
         if factor != 1.0:
             learning_rate = ops.multiply(learning_rate, factor)
         return update_step(gradient, variable, learning_rate)
 
     def scaled_weight_decay(variables):
+        weight_decay = optimizer.weight_decay
         if weight_decay is None:
             return
         by_factor = {}
         for variable in variables:
-            factor = factors.get(optimizer._var_key(variable), 1.0)
+            factor = factors_of().get(optimizer._var_key(variable), 1.0)
             by_factor.setdefault(factor, []).append(variable)
-        try:
-            for factor, group in by_factor.items():
-                optimizer.weight_decay = weight_decay * factor
-                apply_weight_decay(group)
-        finally:
-            optimizer.weight_decay = weight_decay
+        # weight_decay is read while tracing the decay: one group at a time.
+        with lock:
+            try:
+                for factor, group in by_factor.items():
+                    optimizer.weight_decay = weight_decay * factor
+                    apply_weight_decay(group)
+            finally:
+                optimizer.weight_decay = weight_decay
 
     optimizer.update_step = scaled_update_step
     optimizer._apply_weight_decay = scaled_weight_decay
-    try:
-        yield
-    finally:
-        # Back to the class methods: the instance attributes only shadowed them.
-        del optimizer.__dict__["update_step"]
-        del optimizer.__dict__["_apply_weight_decay"]
 
 
 def layerwise(optimizer, model, decay=ULMFIT_DECAY, multipliers=None):

@@ -2,6 +2,7 @@
 
 import keras
 
+from tlkeras import distribution
 from tlkeras.backbones.backbone import Backbone
 from tlkeras.backbones.backbone import trainable_by_nature
 from tlkeras.errors import ConfigurationError
@@ -15,7 +16,7 @@ FIT_CALLBACKS_POSITION = 5
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
-class TransferModel(keras.Model):
+class TransferModel(distribution.MultiWorkerTraining, keras.Model):
     """A functional model made of a `Backbone` and new layers on top.
 
     Built by `tlkeras.build`. Its `layer_groups` are the backbone's groups

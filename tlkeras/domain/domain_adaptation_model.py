@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from tlkeras import distribution
 from tlkeras.backbones.backbone import trainable_by_nature
 from tlkeras.domain.losses import coral_loss
 from tlkeras.domain.losses import mmd_loss
@@ -19,7 +20,7 @@ SOURCE, TARGET, LABELED_TARGET = "source", "target", "labeled_target"
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
-class DomainAdaptationModel(keras.Model):
+class DomainAdaptationModel(distribution.MultiWorkerTraining, keras.Model):
     """Trains a transfer model on labeled source and unlabeled target data.
 
     Wraps a model built by `tlkeras.build(..., bottleneck=...)` and shares its
@@ -90,67 +91,72 @@ class DomainAdaptationModel(keras.Model):
         mmd_bandwidths=None,
         **kwargs,
     ):
-        kwargs.setdefault("name", f"{task_model.name}_{method or 'source_only'}")
-        super().__init__(**kwargs)
-        if method not in METHODS:
-            raise ConfigurationError(
-                f"Unknown domain adaptation method. Received: method={method!r}; "
-                f"expected one of {METHODS}."
-            )
-        if len(task_model.outputs) != 1:
-            raise ConfigurationError(
-                "Domain adaptation supports single-output models. Received: a model "
-                f"with outputs {list(task_model.output_names)}"
-            )
-        adaptation_weight = _check_weight(adaptation_weight)
-        self.task_model = task_model
-        self.method = method
-        self.features = features
-        self.discriminator_units = [int(u) for u in discriminator_units]
-        self.mmd_bandwidths = None if mmd_bandwidths is None else list(mmd_bandwidths)
+        # Built under the strategy the task model lives in, if any: Keras binds a
+        # model (and its variables) to the strategy active at construction.
+        with distribution.scope_of(task_model):
+            kwargs.setdefault("name", f"{task_model.name}_{method or 'source_only'}")
+            super().__init__(**kwargs)
+            if method not in METHODS:
+                raise ConfigurationError(
+                    f"Unknown domain adaptation method. Received: method={method!r}; "
+                    f"expected one of {METHODS}."
+                )
+            if len(task_model.outputs) != 1:
+                raise ConfigurationError(
+                    "Domain adaptation supports single-output models. Received: a model "
+                    f"with outputs {list(task_model.output_names)}"
+                )
+            adaptation_weight = _check_weight(adaptation_weight)
+            self.task_model = task_model
+            self.method = method
+            self.features = features
+            self.discriminator_units = [int(u) for u in discriminator_units]
+            self.mmd_bandwidths = None if mmd_bandwidths is None else list(mmd_bandwidths)
 
-        # === Layers ===
-        # One functional model over the task model's own layers, with the
-        # features as a second output: one forward pass yields both.
-        self.joint = keras.Model(
-            task_model.input,
-            [task_model.output, _feature_tensor(task_model, features)],
-            name="joint",
-        )
-        factor = adaptation_weight if method == "dann" else 0.0
-        self.gradient_reversal = GradientReversal(factor, name="gradient_reversal")
-        self.discriminator = keras.Sequential(
-            [keras.layers.Dense(u, activation="relu") for u in self.discriminator_units]
-            # float32 logits keep the domain loss stable under mixed precision.
-            + [keras.layers.Dense(1, dtype="float32", name="domain_logit")],
-            name="domain_discriminator",
-        )
-        self.discriminator.build((None, self.joint.outputs[1].shape[-1]))
-        self._adaptation_weight = self.add_weight(
-            shape=(),
-            initializer=keras.initializers.Constant(adaptation_weight),
-            trainable=False,
-            dtype="float32",
-            name="adaptation_weight",
-        )
-        # Added to λ after every train step, inside the step: a schedule moves
-        # λ per batch without a per-batch callback (which would make every
-        # step wait for the host on accelerators).
-        self._adaptation_increment = self.add_weight(
-            shape=(),
-            initializer="zeros",
-            trainable=False,
-            dtype="float32",
-            name="adaptation_increment",
-        )
+            # === Layers ===
+            # One functional model over the task model's own layers, with the
+            # features as a second output: one forward pass yields both.
+            self.joint = keras.Model(
+                task_model.input,
+                [task_model.output, _feature_tensor(task_model, features)],
+                name="joint",
+            )
+            factor = adaptation_weight if method == "dann" else 0.0
+            self.gradient_reversal = GradientReversal(factor, name="gradient_reversal")
+            self.discriminator = keras.Sequential(
+                [keras.layers.Dense(u, activation="relu") for u in self.discriminator_units]
+                # float32 logits keep the domain loss stable under mixed precision.
+                + [keras.layers.Dense(1, dtype="float32", name="domain_logit")],
+                name="domain_discriminator",
+            )
+            self.discriminator.build((None, self.joint.outputs[1].shape[-1]))
+            self._adaptation_weight = self.add_weight(
+                shape=(),
+                initializer=keras.initializers.Constant(adaptation_weight),
+                trainable=False,
+                dtype="float32",
+                name="adaptation_weight",
+            )
+            # Added to λ after every train step, inside the step: a schedule moves
+            # λ per batch without a per-batch callback (which would make every
+            # step wait for the host on accelerators).
+            self._adaptation_increment = self.add_weight(
+                shape=(),
+                initializer="zeros",
+                trainable=False,
+                dtype="float32",
+                name="adaptation_increment",
+            )
 
-        # === Metrics ===
-        self.label_loss_tracker = keras.metrics.Mean(name="label_loss")
-        self.domain_loss_tracker = keras.metrics.Mean(name="domain_loss")
-        self.domain_accuracy = keras.metrics.BinaryAccuracy(name="domain_accuracy", threshold=0.0)
-        self.discrepancy_tracker = (
-            keras.metrics.Mean(name=f"{method}_loss") if method in DISCREPANCIES else None
-        )
+            # === Metrics ===
+            self.label_loss_tracker = keras.metrics.Mean(name="label_loss")
+            self.domain_loss_tracker = keras.metrics.Mean(name="domain_loss")
+            self.domain_accuracy = keras.metrics.BinaryAccuracy(
+                name="domain_accuracy", threshold=0.0
+            )
+            self.discrepancy_tracker = (
+                keras.metrics.Mean(name=f"{method}_loss") if method in DISCREPANCIES else None
+            )
 
     # === Layer groups (the task model's; the discriminator always trains) ===
     @property
@@ -287,8 +293,12 @@ class DomainAdaptationModel(keras.Model):
             [ops.zeros((n_source, 1)), ops.ones((ops.shape(logits)[0] - n_source, 1))], axis=0
         )
         domain_loss = ops.mean(keras.losses.binary_crossentropy(domains, logits, from_logits=True))
-        total = label_loss + domain_loss
-        self.label_loss_tracker.update_state(label_loss)
+        # Under tf.distribute each replica's losses count 1/replicas, as Keras's
+        # own loss (label_loss here) already does, since the replicas' gradients
+        # are summed. The trackers log the unscaled values.
+        share = 1.0 / distribution.replicas_in_sync()
+        total = label_loss + share * domain_loss
+        self.label_loss_tracker.update_state(label_loss / share)
         self.domain_loss_tracker.update_state(domain_loss)
         self.domain_accuracy.update_state(domains, logits)
         if self.discrepancy_tracker is not None:
@@ -298,7 +308,7 @@ class DomainAdaptationModel(keras.Model):
             options = {"bandwidths": self.mmd_bandwidths} if self.method == "mmd" else {}
             discrepancy = DISCREPANCIES[self.method](source_features, target_features, **options)
             self.discrepancy_tracker.update_state(discrepancy)
-            total = total + self._adaptation_weight * discrepancy
+            total = total + share * self._adaptation_weight * discrepancy
         if training:
             self._assign_weight(
                 ops.maximum(self._adaptation_weight + self._adaptation_increment, 0.0)
