@@ -90,12 +90,7 @@ class TransformerBackbone(Backbone):
 
     def lora_targets(self):
         """The attention and feed-forward projections of every encoder block."""
-        return [
-            layer
-            for block in self.encoder_blocks
-            for layer in block._flatten_layers(include_self=False, recursive=True)
-            if isinstance(layer, _LORA_TYPES)
-        ]
+        return projection_layers(self.encoder_blocks)
 
     # === Features ===
     def example_inputs(self, batch_size=2, seed=0):
@@ -106,6 +101,16 @@ class TransformerBackbone(Backbone):
         config = super().get_config()
         config.update(feedforward_activation=self.feedforward_activation)
         return config
+
+
+def projection_layers(blocks):
+    """The Dense / EinsumDense layers inside transformer `blocks`: what LoRA adapts."""
+    return [
+        layer
+        for block in blocks
+        for layer in block._flatten_layers(include_self=False, recursive=True)
+        if isinstance(layer, _LORA_TYPES)
+    ]
 
 
 def example_texts(batch_size=2, seed=0):

@@ -3,6 +3,7 @@
 import keras
 
 from tlkeras.backbones.backbone import Backbone
+from tlkeras.backbones.transformer_backbone import projection_layers
 
 # ViT (Dosovitskiy et al.) as keras-hub's presets expect it: pixels scaled to [-1, 1].
 VIT_MEAN, VIT_STD = 0.5, 0.5
@@ -34,12 +35,7 @@ class VisionTransformerBackbone(Backbone):
 
     def lora_targets(self):
         """The attention and MLP projections of every encoder block."""
-        return [
-            layer
-            for block in self.encoder_blocks
-            for layer in block._flatten_layers(include_self=False, recursive=True)
-            if isinstance(layer, (keras.layers.Dense, keras.layers.EinsumDense))
-        ]
+        return projection_layers(self.encoder_blocks)
 
 
 def vit(
