@@ -7,12 +7,18 @@ computes the features once for the training and validation data, then trains
 the layers on top (pooling, bottleneck, heads) on them. The model, its
 optimizer and its weights are the same objects: the result matches the
 uncached run up to float rounding. The cache lives for one `fit()` call, so
-it is gone as soon as a later call trains a backbone group.
+it is gone as soon as a later call trains a backbone group; on disk
+(`cache_dir`), a killed call leaves it, fingerprinted, for the resumed one.
 """
 
+import hashlib
+import json
 import math
 import os
+import re
+import shutil
 import tempfile
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -20,8 +26,13 @@ import numpy as np
 from tlkeras import distribution
 from tlkeras.callbacks.gradual_unfreezing import GradualUnfreezing
 from tlkeras.errors import ConfigurationError
+from tlkeras.weights.cache import atomic_directory
 
 DEFAULT_BATCH_SIZE = 32
+CACHE_FORMAT = 1
+FINGERPRINT_FILE = "fingerprint.json"
+# Published entries, and the temporary folders a killed fit may leave behind.
+ENTRY_NAME = re.compile(r"^(?:(?:train|val)-[0-9a-f]{32}|\.(?:train|val)-.*\.tmp)$")
 # Steps the top model runs per graph call when nothing needs to see each batch:
 # its steps are tiny, so Keras' per-call overhead would dominate them.
 TOP_STEPS_PER_EXECUTION = 16
@@ -77,7 +88,11 @@ def fit_cached(
         model: a compiled `tlkeras.TransferModel` whose backbone is frozen and
             holds no dropout or noise layers.
         cache_dir: a folder to keep the features in as NumPy memmaps, for
-            data larger than memory. Defaults to `None` (in memory).
+            data larger than memory. Each dataset's features are published
+            there atomically with a fingerprint of the backbone's weights and
+            the data, and removed when the fit completes; a fit killed before
+            (resumed with `tlkeras.callbacks.ResumableTraining`) finds them
+            and skips the backbone. Defaults to `None` (in memory).
         **fit arguments: as for `keras.Model.fit`.
 
     Returns:
@@ -91,32 +106,34 @@ def fit_cached(
     ```
     """
     _check_cacheable(model, callbacks)
-    keep = None
+    folder = None
     if cache_dir is not None:
         os.makedirs(cache_dir, exist_ok=True)
-        keep = tempfile.TemporaryDirectory(dir=cache_dir)
-    folder = keep.name if keep is not None else None
+        folder = cache_dir
+    extractor, top = split_model(model)
+    train = _cache(extractor, x, y, sample_weight, batch_size, folder, "train")
+    batch_size = batch_size or train.batch_size
+    if validation_data is None and validation_split:
+        train, validation = train.split(validation_split)
+    elif validation_data is not None:
+        val_x, val_y, val_w = keras.utils.unpack_x_y_sample_weight(
+            validation_data if isinstance(validation_data, tuple) else (validation_data,)
+        )
+        validation = _cache(
+            extractor, val_x, val_y, val_w, validation_batch_size or batch_size, folder, "val"
+        )
+    else:
+        validation = None
+    top.compile(**_compile_arguments(model, callbacks))
+    steps = steps_per_epoch or train.num_batches(batch_size)
+    callbacks = _callback_list(model, top, callbacks, verbose, epochs, steps)
+    # Keras' fit() returns its model's `history`; the callbacks record the
+    # full model's, which is what this function returns.
+    top.history = None
+    # Callbacks that steer the loop (ResumableTraining) find the model running
+    # it here; set in __dict__ so that Keras does not track it as a layer.
+    model.__dict__["_tlkeras_runner"] = top
     try:
-        extractor, top = split_model(model)
-        train = _cache(extractor, x, y, sample_weight, batch_size, folder, "train")
-        batch_size = batch_size or train.batch_size
-        if validation_data is None and validation_split:
-            train, validation = train.split(validation_split)
-        elif validation_data is not None:
-            val_x, val_y, val_w = keras.utils.unpack_x_y_sample_weight(
-                validation_data if isinstance(validation_data, tuple) else (validation_data,)
-            )
-            validation = _cache(
-                extractor, val_x, val_y, val_w, validation_batch_size or batch_size, folder, "val"
-            )
-        else:
-            validation = None
-        top.compile(**_compile_arguments(model, callbacks))
-        steps = steps_per_epoch or train.num_batches(batch_size)
-        callbacks = _callback_list(model, top, callbacks, verbose, epochs, steps)
-        # Keras' fit() returns its model's `history`; the callbacks record the
-        # full model's, which is what this function returns.
-        top.history = None
         top.fit(
             train.inputs(batch_size, shuffle),
             None if train.is_sequence else train.y,
@@ -135,8 +152,11 @@ def fit_cached(
             validation_freq=validation_freq,
         )
     finally:
-        if keep is not None:
-            keep.cleanup()
+        model.__dict__.pop("_tlkeras_runner", None)
+    if folder is not None:
+        # Kept on disk only until the fit completes: a killed fit's resumed run
+        # (ResumableTraining) reuses them.
+        _remove_entries(folder)
     return model.history
 
 
@@ -367,67 +387,191 @@ def _cache(extractor, x, y, sample_weight, batch_size, folder, name):
                 f"{type(y).__name__}"
             )
         return _cache_batches(extractor, x, folder, name)
-    size = len(keras.tree.flatten(x)[0])
     batch_size = batch_size or DEFAULT_BATCH_SIZE
-    writer = _Writer(folder, name, size)
-    for start in range(0, size, batch_size):
-        rows = slice(start, start + batch_size)
-        batch = keras.tree.map_structure(lambda a, rows=rows: a[rows], x)
-        writer.write(extractor.predict_on_batch(batch))
-    return _Cached(writer.result(), y, sample_weight, batch_size)
+    key = None
+    if folder is not None:
+        digest = _Digest(extractor, name, batch_size)
+        digest.update(x)
+        key = digest.key
+    size = len(keras.tree.flatten(x)[0])
+
+    def batches():
+        for start in range(0, size, batch_size):
+            rows = slice(start, start + batch_size)
+            yield keras.tree.map_structure(lambda a, rows=rows: a[rows], x)
+
+    features = _features(extractor, batches(), folder, name, key)
+    return _Cached(features, y, sample_weight, batch_size)
 
 
 def _cache_batches(extractor, dataset, folder, name):
-    writer = _Writer(folder, name, size=None)
-    ys, weights, batch_size = [], [], None
-    for batch in dataset:
-        bx, by, bw = keras.utils.unpack_x_y_sample_weight(batch)
-        features = extractor.predict_on_batch(bx)
-        batch_size = batch_size or len(keras.tree.flatten(features)[0])
-        writer.write(features)
-        ys.append(keras.tree.map_structure(keras.ops.convert_to_numpy, by))
-        weights.append(None if bw is None else keras.ops.convert_to_numpy(bw))
+    # Targets are gathered in the pass whose features are kept: a dataset
+    # that reshuffles on each pass pairs them only within one pass.
+    found = {}
+    if folder is not None:
+        # A hashing pass (no backbone) finds features a killed fit left behind.
+        ys, weights, digest = _read_targets(dataset, _Digest(extractor, name))
+        if _complete(_entry(folder, name, digest.key), digest.key):
+            found = {"key": digest.key, "ys": ys, "weights": weights}
+    ys, weights = [], []
+    digest = None if folder is None or found else _Digest(extractor, name)
+
+    def batches():
+        for batch in dataset:
+            bx, by, bw = keras.utils.unpack_x_y_sample_weight(batch)
+            if digest is not None:
+                digest.update(batch)
+            ys.append(keras.tree.map_structure(keras.ops.convert_to_numpy, by))
+            weights.append(None if bw is None else keras.ops.convert_to_numpy(bw))
+            yield bx
+
+    if found:
+        features = _read_entry(extractor, _entry(folder, name, found["key"]))
+        ys, weights = found["ys"], found["weights"]
+    else:
+        features = _features(extractor, batches(), folder, name, lambda: digest.key)
     if not ys:
         raise ConfigurationError(f"The {name} dataset yielded no batches.")
     y = keras.tree.map_structure(lambda *parts: np.concatenate(parts), *ys)
     weight = None if weights[0] is None else np.concatenate(weights)
-    return _Cached(writer.result(), y, weight, batch_size)
+    return _Cached(features, y, weight, len(keras.tree.flatten(ys[0])[0]))
 
 
-class _Writer:
-    """Collects feature batches in memory, or appends them to memmapped files."""
+def _read_targets(dataset, digest):
+    ys, weights = [], []
+    for batch in dataset:
+        _, by, bw = keras.utils.unpack_x_y_sample_weight(batch)
+        digest.update(batch)
+        ys.append(keras.tree.map_structure(keras.ops.convert_to_numpy, by))
+        weights.append(None if bw is None else keras.ops.convert_to_numpy(bw))
+    return ys, weights, digest
 
-    def __init__(self, folder, name, size):
-        self.folder, self.name, self.size = folder, name, size
-        self.parts, self.files, self.rows = [], None, 0
 
-    def write(self, features):
-        flat = [np.asarray(f) for f in keras.tree.flatten(features)]
-        self.structure = features
-        if self.folder is None:
-            self.parts.append(flat)
-        else:
-            if self.files is None:
-                self.specs = [(f.dtype, f.shape[1:]) for f in flat]
-                self.files = [
-                    open(os.path.join(self.folder, f"{self.name}_{i}.bin"), "wb")
-                    for i in range(len(flat))
+def _features(extractor, batches, folder, name, key):
+    """Runs the extractor over `batches`: in memory, or into a published cache entry.
+
+    Args:
+        key: the fingerprint of the data and the extractor's weights, or a
+            callable returning it once `batches` is exhausted (a dataset's).
+    """
+    if folder is None:
+        parts = [keras.tree.flatten(extractor.predict_on_batch(b)) for b in batches]
+        if not parts:
+            return None
+        flat = [np.concatenate(arrays) for arrays in zip(*parts, strict=True)]
+        return keras.tree.pack_sequence_as(extractor.output, flat)
+    if isinstance(key, str) and _complete(_entry(folder, name, key), key):
+        return _read_entry(extractor, _entry(folder, name, key))
+    with tempfile.TemporaryDirectory(prefix=f".{name}-", suffix=".tmp", dir=folder) as tmp:
+        specs, rows = _write_features(extractor, batches, tmp)
+        if specs is None:
+            return None
+        key = key if isinstance(key, str) else key()
+        entry = _entry(folder, name, key)
+        # A complete entry is never rewritten in place; one that fails the
+        # check (a crash before atomic writes, a disk error) is replaced.
+        if not _complete(entry, key):
+            shutil.rmtree(entry, ignore_errors=True)
+            with atomic_directory(entry) as publish:
+                for spec in specs:
+                    os.replace(os.path.join(tmp, spec["file"]), publish / spec["file"])
+                # Written last: an entry without it is incomplete.
+                fingerprint = {"format": CACHE_FORMAT, "key": key, "rows": rows, "arrays": specs}
+                (publish / FINGERPRINT_FILE).write_text(json.dumps(fingerprint))
+    return _read_entry(extractor, entry)
+
+
+def _write_features(extractor, batches, folder):
+    files, specs, rows = None, None, 0
+    try:
+        for batch in batches:
+            flat = [np.asarray(f) for f in keras.tree.flatten(extractor.predict_on_batch(batch))]
+            if files is None:
+                specs = [
+                    {"file": f"features_{i}.bin", "dtype": f.dtype.str, "shape": list(f.shape[1:])}
+                    for i, f in enumerate(flat)
                 ]
-            for handle, array in zip(self.files, flat, strict=True):
+                files = [open(os.path.join(folder, spec["file"]), "wb") for spec in specs]
+            for handle, array in zip(files, flat, strict=True):
                 handle.write(np.ascontiguousarray(array).tobytes())
-        self.rows += len(flat[0])
+            rows += len(flat[0])
+    finally:
+        for handle in files or []:
+            handle.close()
+    return specs, rows
 
-    def result(self):
-        if self.folder is None:
-            flat = [np.concatenate(arrays) for arrays in zip(*self.parts, strict=True)]
-        else:
-            flat = []
-            for handle, (dtype, shape) in zip(self.files, self.specs, strict=True):
-                handle.close()
-                flat.append(
-                    np.memmap(handle.name, dtype=dtype, mode="r", shape=(self.rows, *shape))
-                )
-        return keras.tree.pack_sequence_as(self.structure, flat)
+
+def _entry(folder, name, key):
+    return Path(folder) / f"{name}-{key[:32]}"
+
+
+def _complete(entry, key):
+    """Whether `entry` holds every byte of the features fingerprinted `key`."""
+    try:
+        fingerprint = json.loads((entry / FINGERPRINT_FILE).read_text())
+        if fingerprint.get("format") != CACHE_FORMAT or fingerprint.get("key") != key:
+            return False
+        for spec in fingerprint["arrays"]:
+            expected = fingerprint["rows"] * np.dtype(spec["dtype"]).itemsize
+            expected *= math.prod(spec["shape"])
+            if os.path.getsize(entry / spec["file"]) != expected:
+                return False
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return True
+
+
+def _read_entry(extractor, entry):
+    fingerprint = json.loads((entry / FINGERPRINT_FILE).read_text())
+    flat = [
+        np.memmap(
+            entry / spec["file"],
+            dtype=np.dtype(spec["dtype"]),
+            mode="r",
+            shape=(fingerprint["rows"], *spec["shape"]),
+        )
+        for spec in fingerprint["arrays"]
+    ]
+    return keras.tree.pack_sequence_as(extractor.output, flat)
+
+
+def _remove_entries(folder):
+    """Removes the cache entries (and crash leftovers) of fit_cached from `folder`."""
+    for path in Path(folder).iterdir():
+        if ENTRY_NAME.match(path.name) and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+class _Digest:
+    """SHA-256 of the extractor (structure and weights), its batching and the data."""
+
+    def __init__(self, extractor, name, batch_size=None):
+        self._hash = hashlib.sha256()
+        header = {
+            "format": CACHE_FORMAT,
+            "name": name,
+            "batch_size": batch_size,
+            "outputs": [[list(o.shape), str(o.dtype)] for o in extractor.outputs],
+            "weights": [[v.path, list(v.shape), str(v.dtype)] for v in extractor.weights],
+        }
+        self._hash.update(json.dumps(header).encode())
+        for variable in extractor.weights:
+            self._hash.update(np.ascontiguousarray(keras.ops.convert_to_numpy(variable)))
+
+    def update(self, data):
+        for array in keras.tree.flatten(data):
+            if array is None:
+                continue
+            array = np.ascontiguousarray(keras.ops.convert_to_numpy(array))
+            self._hash.update(f"{array.dtype.str}{array.shape}".encode())
+            if array.dtype.kind == "O":  # strings, for text backbones
+                self._hash.update(repr(array.tolist()).encode())
+            elif array.size:
+                self._hash.update(array.view(np.uint8))
+
+    @property
+    def key(self):
+        return self._hash.hexdigest()
 
 
 def _is_dataset(x):
