@@ -205,3 +205,16 @@ def test_exact_gelu_of_hugging_face_bert_survives_a_keras_file(tmp_path):
     assert np.abs(exact_gelu - _numpy(keras.activations.gelu(x, approximate=True))).max() > 1e-4
     np.testing.assert_allclose(_numpy(activation(x)), exact_gelu, atol=1e-7)
     np.testing.assert_allclose(_numpy(loaded(TEXTS)), _numpy(model(TEXTS)), atol=1e-6)
+
+
+@pytest.mark.slow  # loads MiniLM twice and writes a 90 MB .keras file
+def test_minilm_from_its_folder_and_after_a_keras_file_still_matches(tmp_path):
+    from tlkeras.weights.text_presets import packaged_checkpoint
+
+    folder = packaged_checkpoint("all-minilm-l6-v2")
+    backbone = tlkeras.get_backbone("bert", weights=str(folder))
+    model = tlkeras.build(backbone, num_classes=3, compile=False)
+    model.save(tmp_path / "minilm.keras")
+    loaded = keras.models.load_model(tmp_path / "minilm.keras").backbone
+    embeddings = _sentence_embeddings(loaded, REFERENCE["sentences"])
+    np.testing.assert_allclose(embeddings, np.array(REFERENCE["embeddings"]), rtol=0, atol=1e-4)
