@@ -155,12 +155,10 @@ def _build(
     jit_compile,
     backbone_kwargs,
 ):
-    if pooling not in POOLINGS:
-        raise ConfigurationError(
-            f"Unknown pooling. Received: pooling={pooling!r}; expected one of {POOLINGS}."
-        )
-    if not 0.0 <= float(dropout) < 1.0:
-        raise ConfigurationError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
+    _check_arguments(
+        pooling=pooling, dropout=dropout, input_shape=input_shape, compile=compile,
+        name=name, jit_compile=jit_compile,
+    )  # fmt: skip
     if input_shape is not None:
         backbone_kwargs["input_shape"] = tuple(input_shape)
     if weights != "auto":
@@ -208,6 +206,8 @@ def _build(
         )
     else:
         model.configure(strategy)
+    if loss_weights is not None:
+        _check_loss_weights(loss_weights, [task for task in head_layers if task is not None])
     if loss_weights is not None and not compile:
         raise ConfigurationError(
             "loss_weights apply when build() compiles the model; pass them to "
@@ -216,6 +216,62 @@ def _build(
     if compile:
         model.compile(loss_weights=loss_weights, jit_compile=jit_compile)
     return model
+
+
+def _check_arguments(pooling, dropout, input_shape, compile, name, jit_compile):
+    """Checks build()'s own scalar arguments before anything is built."""
+    if pooling not in POOLINGS:
+        raise ConfigurationError(
+            f"Unknown pooling. Received: pooling={pooling!r}; expected one of {POOLINGS}."
+        )
+    if (
+        isinstance(dropout, bool)
+        or not isinstance(dropout, (int, float))
+        or not 0.0 <= float(dropout) < 1.0
+    ):
+        raise ConfigurationError(
+            f"dropout must be a number in [0, 1). Received: dropout={dropout!r}"
+        )
+    if input_shape is not None and (
+        not isinstance(input_shape, (tuple, list))
+        or not input_shape
+        or any(
+            d is not None and (isinstance(d, bool) or not isinstance(d, int) or d < 1)
+            for d in input_shape
+        )
+    ):
+        raise ConfigurationError(
+            "input_shape must be a tuple of positive ints (or None for a free dimension), "
+            f"without the batch dimension, e.g. (224, 224, 3). Received: input_shape={input_shape!r}"
+        )
+    if not isinstance(compile, bool):
+        raise ConfigurationError(f"compile must be True or False. Received: compile={compile!r}")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ConfigurationError(
+            f"name must be a non-empty string or None. Received: name={name!r}"
+        )
+    if jit_compile not in ("auto", True, False):
+        raise ConfigurationError(
+            f"jit_compile must be 'auto', True or False. Received: jit_compile={jit_compile!r}"
+        )
+
+
+def _check_loss_weights(loss_weights, tasks):
+    if not tasks:
+        raise ConfigurationError(
+            "loss_weights weigh the losses of several heads (build(..., heads={...})); this "
+            f"model has one head. Received: loss_weights={loss_weights!r}"
+        )
+    if not isinstance(loss_weights, dict) or not set(loss_weights) <= set(tasks):
+        raise ConfigurationError(
+            f"loss_weights must be a dict mapping some of the tasks {tasks} to weights. "
+            f"Received: loss_weights={loss_weights!r}"
+        )
+    for task, weight in loss_weights.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
+            raise ConfigurationError(
+                f"A loss weight must be a number >= 0. Received: loss_weights[{task!r}]={weight!r}"
+            )
 
 
 def get_backbone(identifier, **kwargs):
@@ -245,13 +301,14 @@ def get_backbone(identifier, **kwargs):
         raise
     except TypeError as error:
         raise ConfigurationError(
-            f"The backbone {identifier!r} does not accept these arguments: "
-            f"{sorted(kwargs)}. {error}"
+            f"The backbone {identifier!r} does not accept these arguments ({error}). "
+            f"Received: {_arguments(kwargs)}"
         ) from error
     except Exception as error:  # third-party factories may raise anything
         raise PluginError(
             f"The backbone plugin {identifier!r} (from distribution "
-            f"{entry.distribution!r}) raised {type(error).__name__}: {error}"
+            f"{entry.distribution!r}) raised {type(error).__name__}: {error}. "
+            f"Received: {_arguments(kwargs) or 'no arguments'}"
         ) from error
     if isinstance(result, Backbone):
         return result
@@ -266,6 +323,10 @@ def get_backbone(identifier, **kwargs):
         f"The backbone plugin {identifier!r} (from distribution {entry.distribution!r}) "
         f"returned {type(result).__name__}; expected a tlkeras.Backbone or a keras.Model."
     )
+
+
+def _arguments(kwargs):
+    return ", ".join(f"{key}={value!r}" for key, value in sorted(kwargs.items()))
 
 
 def _head_layers(specs, num_classes, dropout):

@@ -122,11 +122,14 @@ def load_comparison_config(source):
         name = os.fspath(source)
         if not os.path.isfile(name):
             raise ConfigurationError(f"No such config file. Received: config_path={name!r}")
-        with open(name) as f:
-            try:
-                raw = yaml.safe_load(f)
-            except yaml.YAMLError as error:
-                raise ConfigurationError(f"{name}: not valid YAML: {error}") from error
+        with open(name, "rb") as f:
+            content = f.read()
+        try:
+            raw = yaml.safe_load(content.decode("utf-8"))
+        except (UnicodeDecodeError, yaml.YAMLError) as error:
+            raise ConfigurationError(
+                f"{name}: not a UTF-8 YAML file ({error}). Received: config_path={name!r}"
+            ) from error
     check = _Checker(name)
     if not isinstance(raw, dict):
         raise ConfigurationError(
@@ -206,6 +209,9 @@ def _check_configs(check, configs, backbone):
         key = f"configs.{name}"
         if not isinstance(config, dict):
             check.fail(key, config, "expected a mapping of tlkeras.build/fit arguments")
+        rate = config.get("learning_rate", 1e-3)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 1:
+            check.fail(f"{key}.learning_rate", rate, "expected a number in (0, 1)")
         try:
             split_config(name, config)
         except ConfigurationError as error:
@@ -224,9 +230,6 @@ def _check_configs(check, configs, backbone):
             check.fail(
                 f"{key}.freeze", freeze, "expected auto, true, false or a number of layer groups"
             )
-        rate = config.get("learning_rate", 1e-3)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 1:
-            check.fail(f"{key}.learning_rate", rate, "expected a number in (0, 1)")
     return configs
 
 

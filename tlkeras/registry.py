@@ -20,6 +20,7 @@ import warnings
 from dataclasses import dataclass
 from dataclasses import field
 
+from tlkeras.errors import ConfigurationError
 from tlkeras.errors import PluginError
 from tlkeras.errors import UnknownBackboneError
 
@@ -174,11 +175,13 @@ def register_backbone(name, *, modality=None):
     ```
     """
     if not isinstance(name, str) or not name:
-        raise ValueError(f"A backbone name must be a non-empty string. Received: name={name!r}")
+        raise ConfigurationError(
+            f"A backbone name must be a non-empty string. Received: name={name!r}"
+        )
 
     def decorator(factory):
         if not callable(factory):
-            raise TypeError(
+            raise ConfigurationError(
                 "register_backbone decorates a Backbone subclass or a factory "
                 f"function. Received: {factory!r}"
             )

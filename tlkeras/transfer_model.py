@@ -58,7 +58,7 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
         for layer in self.layers:
             if isinstance(layer, Backbone):
                 return layer
-        raise ValueError(f"TransferModel {self.name!r} holds no tlkeras.Backbone.")
+        raise ConfigurationError(f"TransferModel {self.name!r} holds no tlkeras.Backbone.")
 
     @property
     def heads(self):

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 
+from tlkeras.errors import ConfigurationError
 from tlkeras.errors import PluginError
 
 MODALITIES = ("image", "text", "graph", "other")
@@ -52,7 +53,7 @@ class Backbone(keras.Model):
         # build(freeze="auto") freezes a backbone only when it is pretrained.
         self.weights_source = weights_source
         if modality not in MODALITIES:
-            raise ValueError(
+            raise ConfigurationError(
                 f"Unknown modality. Received: modality={modality!r}; expected one of {MODALITIES}."
             )
         self.modality = modality
@@ -103,7 +104,7 @@ class Backbone(keras.Model):
         by_name = {layer.name for layer in self._flatten_layers()}
         missing = [n for g in self._layer_group_names for n in g if n not in by_name]
         if missing:
-            raise ValueError(
+            raise ConfigurationError(
                 f"layer_groups name layers that are not in the backbone "
                 f"{self.name!r}. Received unknown names: {missing[:5]}"
             )
@@ -111,7 +112,7 @@ class Backbone(keras.Model):
         for index, group in enumerate(self.layer_groups):
             for variable in trainable_by_nature(group):
                 if id(variable) in seen:
-                    raise ValueError(
+                    raise ConfigurationError(
                         f"The variable {variable.path!r} belongs to layer groups "
                         f"{seen[id(variable)]} and {index}; each trainable "
                         "variable must belong to exactly one group."
@@ -119,7 +120,7 @@ class Backbone(keras.Model):
                 seen[id(variable)] = index
         ungrouped = [v.path for v in trainable_by_nature([self]) if id(v) not in seen]
         if ungrouped:
-            raise ValueError(
+            raise ConfigurationError(
                 f"layer_groups of backbone {self.name!r} leave trainable "
                 f"variables out of every group: {ungrouped[:5]}"
             )

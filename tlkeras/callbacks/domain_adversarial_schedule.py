@@ -4,6 +4,8 @@ import math
 
 import keras
 
+from tlkeras.errors import ConfigurationError
+
 SCHEDULES = ("ganin",)
 
 
@@ -38,16 +40,16 @@ class DomainAdversarialSchedule(keras.callbacks.Callback):
     def __init__(self, schedule="ganin", max_weight=1.0, gamma=10.0):
         super().__init__()
         if not (callable(schedule) or schedule in SCHEDULES or _is_number(schedule)):
-            raise ValueError(
+            raise ConfigurationError(
                 "schedule must be 'ganin', a number or a callable of the progress p. "
                 f"Received: schedule={schedule!r}"
             )
         if not _is_number(max_weight) or max_weight < 0:
-            raise ValueError(
+            raise ConfigurationError(
                 f"max_weight must be a non-negative number. Received: max_weight={max_weight!r}"
             )
         if not _is_number(gamma) or gamma <= 0:
-            raise ValueError(f"gamma must be a positive number. Received: gamma={gamma!r}")
+            raise ConfigurationError(f"gamma must be a positive number. Received: gamma={gamma!r}")
         self.schedule = schedule
         self.max_weight = float(max_weight)
         self.gamma = float(gamma)
@@ -63,7 +65,7 @@ class DomainAdversarialSchedule(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         if not hasattr(self.model, "set_adaptation_ramp"):
-            raise ValueError(
+            raise ConfigurationError(
                 "DomainAdversarialSchedule drives a tlkeras.domain.DomainAdaptationModel. "
                 f"Received: a {type(self.model).__name__} named {self.model.name!r}"
             )

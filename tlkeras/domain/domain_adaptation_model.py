@@ -210,7 +210,7 @@ class DomainAdaptationModel(distribution.MultiWorkerTraining, keras.Model):
     def call(self, inputs, training=None):
         if not isinstance(inputs, dict) or not {SOURCE, TARGET} <= set(inputs):
             keys = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
-            raise ValueError(
+            raise ConfigurationError(
                 "DomainAdaptationModel takes x={'source': ..., 'target': ...} (see "
                 "tlkeras.domain.pair_datasets); predict with .task_model. "
                 f"Received: x with {keys}"
@@ -376,12 +376,12 @@ def _check_weight(value):
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise ConfigurationError(
             f"adaptation_weight must be a non-negative number. Received: "
             f"adaptation_weight={value!r}"
         ) from None
     if not math.isfinite(value) or value < 0.0:
-        raise ValueError(
+        raise ConfigurationError(
             f"adaptation_weight must be a non-negative number. Received: "
             f"adaptation_weight={value!r}"
         )

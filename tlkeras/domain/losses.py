@@ -2,6 +2,8 @@
 
 from keras import ops
 
+from tlkeras.errors import ConfigurationError
+
 
 def mmd_loss(source, target, bandwidths=None, num_kernels=5, kernel_mul=2.0):
     """Squared maximum mean discrepancy under a mixture of Gaussian kernels.
@@ -39,7 +41,7 @@ def mmd_loss(source, target, bandwidths=None, num_kernels=5, kernel_mul=2.0):
     distances = _squared_distances(joint, joint)
     if bandwidths is None:
         if int(num_kernels) < 1 or float(kernel_mul) <= 0.0:
-            raise ValueError(
+            raise ConfigurationError(
                 "mmd_loss needs num_kernels >= 1 and kernel_mul > 0. Received: "
                 f"num_kernels={num_kernels!r}, kernel_mul={kernel_mul!r}"
             )
@@ -54,7 +56,7 @@ def mmd_loss(source, target, bandwidths=None, num_kernels=5, kernel_mul=2.0):
     else:
         widths = [float(b) for b in bandwidths]
         if not widths or min(widths) <= 0.0:
-            raise ValueError(
+            raise ConfigurationError(
                 f"bandwidths must be a non-empty list of positive widths. Received: "
                 f"bandwidths={bandwidths!r}"
             )
@@ -115,13 +117,13 @@ def _as_float_matrices(source, target):
     source = ops.cast(source, "float32")
     target = ops.cast(target, "float32")
     if len(source.shape) != 2 or len(target.shape) != 2:
-        raise ValueError(
+        raise ConfigurationError(
             "Discrepancy losses take (batch, features) matrices; pool or flatten "
             f"first. Received: source.shape={tuple(source.shape)}, "
             f"target.shape={tuple(target.shape)}"
         )
     if source.shape[1] != target.shape[1]:
-        raise ValueError(
+        raise ConfigurationError(
             "Source and target features must have the same width. Received: "
             f"source.shape={tuple(source.shape)}, target.shape={tuple(target.shape)}"
         )

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from tlkeras.errors import ConfigurationError
+
 SHUFFLE_BUFFER = 10_000
 
 
@@ -59,7 +61,9 @@ def pair_datasets(
     import tensorflow as tf
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int. Received: batch_size={batch_size!r}")
+        raise ConfigurationError(
+            f"batch_size must be a positive int. Received: batch_size={batch_size!r}"
+        )
     source_ds = _as_dataset(source, "source", labeled=True)
     target_ds = _as_dataset(target, "target", labeled=False)
     streams = {
@@ -97,13 +101,13 @@ def _as_dataset(data, name, labeled):
         return data
     if labeled:
         if not (isinstance(data, (tuple, list)) and len(data) == 2):
-            raise ValueError(
+            raise ConfigurationError(
                 f"{name} must be a tuple (x, y) of arrays or an unbatched tf.data.Dataset "
                 f"of (x, y). Received: {name}={type(data).__name__}"
             )
         x, y = data
         if len(np.asarray(y)) != _length(x):
-            raise ValueError(
+            raise ConfigurationError(
                 f"{name} x and y hold different numbers of examples. Received: "
                 f"{_length(x)} inputs and {len(np.asarray(y))} labels"
             )

@@ -358,6 +358,18 @@ def split_config(name, config):
             (`epochs`, `early_stopping`, ...), naming the key and value.
     """
     build_args, fit_args = {}, {}
+    for key in ("compile", "fit"):
+        if not isinstance(config.get(key) or {}, dict):
+            raise ConfigurationError(
+                f"Configuration {name!r}: {key!r} must be a mapping of keyword arguments. "
+                f"Received: {key}={config[key]!r}"
+            )
+    rate = config.get("learning_rate", 1e-3)
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 1:
+        raise ConfigurationError(
+            f"Configuration {name!r}: learning_rate must be a number in (0, 1). "
+            f"Received: learning_rate={rate!r}"
+        )
     compile_args = dict(config.get("compile") or {})
     optimizer = compile_args.get("optimizer")
     if isinstance(optimizer, keras.optimizers.Optimizer):

@@ -22,7 +22,9 @@ _BY_NAME = {
 def register_head(name, head_class):
     """Makes `head=name` build `head_class(**kwargs)` (for plugins, e.g. graph heads)."""
     if not (isinstance(head_class, type) and issubclass(head_class, keras.layers.Layer)):
-        raise TypeError(f"head_class must be a keras Layer subclass. Received: {head_class!r}")
+        raise ConfigurationError(
+            f"head_class must be a keras Layer subclass. Received: {head_class!r}"
+        )
     _BY_NAME[name] = head_class
 
 

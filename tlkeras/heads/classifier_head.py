@@ -2,6 +2,7 @@
 
 import keras
 
+from tlkeras.errors import ConfigurationError
 from tlkeras.heads.head import DenseHead
 
 
@@ -33,7 +34,7 @@ class ClassifierHead(DenseHead):
             or not isinstance(num_classes, int)
             or num_classes < minimum
         ):
-            raise ValueError(
+            raise ConfigurationError(
                 f"num_classes must be an integer >= {minimum} for a "
                 f"{'multi-label' if multi_label else 'single-label'} classifier. "
                 f"Received: num_classes={num_classes!r}"

@@ -2,6 +2,8 @@
 
 import keras
 
+from tlkeras.errors import ConfigurationError
+
 
 class Head(keras.layers.Layer):
     """Base class of task heads: knows its loss and metrics for `compile("auto")`.
@@ -45,7 +47,7 @@ class DenseHead(Head):
     def __init__(self, units, activation, dropout, **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
+            raise ConfigurationError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
         self.dropout = float(dropout)
         # === Layers ===
         self.dropout_layer = keras.layers.Dropout(self.dropout, name="dropout")

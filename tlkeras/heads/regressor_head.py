@@ -2,6 +2,7 @@
 
 import keras
 
+from tlkeras.errors import ConfigurationError
 from tlkeras.heads.head import DenseHead
 
 
@@ -22,7 +23,7 @@ class RegressorHead(DenseHead):
 
     def __init__(self, units=1, dropout=0.0, **kwargs):
         if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ValueError(f"units must be an integer >= 1. Received: units={units!r}")
+            raise ConfigurationError(f"units must be an integer >= 1. Received: units={units!r}")
         super().__init__(units, activation=None, dropout=dropout, **kwargs)
         self.units = units
 

@@ -2,6 +2,8 @@
 
 import keras
 
+from tlkeras.errors import ConfigurationError
+
 NORMALIZATIONS = ("batch", "layer", None)
 
 
@@ -33,17 +35,17 @@ class Bottleneck(keras.layers.Layer):
         if not widths or any(
             not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in widths
         ):
-            raise ValueError(
+            raise ConfigurationError(
                 "bottleneck units must be a positive int or a non-empty list of "
                 f"positive ints. Received: units={units!r}"
             )
         if normalization not in NORMALIZATIONS:
-            raise ValueError(
+            raise ConfigurationError(
                 f"Unknown normalization. Received: normalization={normalization!r}; "
                 f"expected one of {NORMALIZATIONS}."
             )
         if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
+            raise ConfigurationError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
         self.units = widths
         self.activation = activation
         self.normalization = normalization

@@ -5,6 +5,8 @@ import math
 import keras
 from keras import ops
 
+from tlkeras.errors import ConfigurationError
+
 
 @keras.saving.register_keras_serializable(package="tlkeras")
 class GradientReversal(keras.layers.Layer):
@@ -92,15 +94,17 @@ class GradientReversal(keras.layers.Layer):
 
 def _check_factor(factor):
     if isinstance(factor, bool):
-        raise ValueError(f"factor must be a non-negative number. Received: factor={factor!r}")
+        raise ConfigurationError(
+            f"factor must be a non-negative number. Received: factor={factor!r}"
+        )
     try:
         value = float(factor)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise ConfigurationError(
             f"factor must be a non-negative number. Received: factor={factor!r}"
         ) from None
     if not math.isfinite(value) or value < 0.0:
-        raise ValueError(
+        raise ConfigurationError(
             f"factor must be a finite, non-negative number. Received: factor={factor!r}"
         )
     return value

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from tlkeras.errors import ConfigurationError
+
 
 @keras.saving.register_keras_serializable(package="tlkeras")
 class ImageNormalization(keras.layers.Layer):
@@ -30,7 +32,7 @@ class ImageNormalization(keras.layers.Layer):
         self.mean = [float(m) for m in _as_list(mean)]
         self.std = [float(s) for s in _as_list(std)]
         if any(s <= 0 for s in self.std):
-            raise ValueError(f"std must be > 0. Received: std={std!r}")
+            raise ConfigurationError(f"std must be > 0. Received: std={std!r}")
 
     def call(self, inputs):
         x = ops.cast(inputs, self.compute_dtype) / 255.0
