@@ -152,6 +152,7 @@ class ResumableTraining(keras.callbacks.Callback):
         return epoch, batches_done
 
     def _load_weights(self, path):
+        _mark_built(self.model)
         try:
             self.model.load_weights(path / WEIGHTS_FILE)
         except Exception as error:  # h5py/Keras raise many kinds for a bad file.
@@ -165,6 +166,9 @@ class ResumableTraining(keras.callbacks.Callback):
         _build_optimizer(self.model)
         restored = self._restore()
         epoch, batches_done = restored if restored else (0, 0)
+        if batches_done and batches_done >= (self.params.get("steps") or batches_done + 1):
+            # Killed between an epoch's last batch and its end: the next begins.
+            epoch, batches_done = epoch + 1, 0
         self._epoch, self._skip_until = epoch, batches_done
         # A mid-epoch checkpoint is loaded again once its epoch has begun:
         # epoch-derived callbacks (the λ ramp) reset their variables in
@@ -223,10 +227,19 @@ def _skip_next_call(runner):
     def skip(iterator):
         for _ in range(steps):
             next(iterator)
-        return runner.get_metrics_result()
+        return {}
 
     runner._tlkeras_train_function = train_function
     runner.train_function = skip
+
+
+def _mark_built(model):
+    # A subclassed model (DomainAdaptationModel) creates its variables in
+    # __init__ but counts as built only after its first call, and Keras
+    # refuses to load weights before. A model whose variables are missing
+    # still fails to load, as a WeightsError.
+    if not model.built:
+        model.built = True
 
 
 def _build_optimizer(model):
@@ -243,13 +256,14 @@ def _build_optimizer(model):
 
 
 def _signature(model):
-    """Name and shape of every variable checkpointed, to refuse another model's.
+    """Path, name and shape of every variable checkpointed, to refuse another model's.
 
-    Paths are kept for the message only: Keras uniquifies auto-generated names
-    (`adam_2`) per process, and loads by order, not by name.
+    Only names and shapes are compared, the paths are for the message: Keras
+    uniquifies auto-generated names (`adam_2`, `dense_3_kernel_momentum`) per
+    process, and loads by order. Optimizer slots are compared by shape alone.
     """
-    variables = list(model.weights) + list(model.optimizer.variables)
-    return [[v.path, v.name, list(v.shape)] for v in variables]
+    own = [[v.path, v.name, list(v.shape)] for v in model.weights]
+    return own + [[v.path, None, list(v.shape)] for v in model.optimizer.variables]
 
 
 def _first_difference(saved, ours):
