@@ -32,6 +32,8 @@ from tlkeras.registry import backbone_info
 from tlkeras.registry import list_backbones
 from tlkeras.registry import register_backbone
 from tlkeras.registry import unregister_backbone
+from tlkeras.saving import load_model
+from tlkeras.saving import save_model
 from tlkeras.transfer_model import TransferModel
 
 __version__ = "0.1.0"
@@ -53,11 +55,13 @@ __all__ = [
     "heads",
     "layers",
     "list_backbones",
+    "load_model",
     "load_preset",
     "optimizers",
     "precision",
     "pretrain",
     "register_backbone",
+    "save_model",
     "register_preset",
     "save_preset",
     "strategies",
