@@ -12,7 +12,7 @@ scored on the 10,000 test images:
 - effnet_linear_probe / effnet_fine_tune: ImageNet EfficientNet-Lite0 at 64x64 RGB
   (fine-tuned at 1% only: its 10% run does not fit the CPU budget).
 
-Usage: .venv/bin/python bench/ssl_fashion_mnist.py [--epochs 8] [--out runs/ssl_fashion_mnist]
+Usage: .venv/bin/python bench/ssl_fashion_mnist.py [--epochs 15] [--out runs/ssl_fashion_mnist]
 """
 
 import argparse
@@ -27,6 +27,33 @@ from tlkeras.data.fashion_mnist import load_fashion_mnist
 from tlkeras.evaluation.learning_curve_demo import fashion_mnist_dataset_fn
 
 PRESET_NAME = "my_simclr_fmnist"
+HEAD = "standardized_classifier"
+
+
+@keras.saving.register_keras_serializable(package="bench")
+class StandardizedClassifierHead(tlkeras.heads.ClassifierHead):
+    """BatchNorm without scale and shift, then the softmax classifier (MAE's linear probe).
+
+    Frozen features come at any scale; standardising them lets a short,
+    fixed budget train a linear probe to convergence. Every configuration
+    gets this head, so only the backbone's weights and what trains differ.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.standardize = keras.layers.BatchNormalization(
+            center=False, scale=False, name="standardize"
+        )
+
+    def build(self, input_shape):
+        self.standardize.build(input_shape)
+        super().build(input_shape)
+
+    def call(self, inputs, training=None):
+        return super().call(self.standardize(inputs, training=training), training=training)
+
+
+tlkeras.heads.register_head(HEAD, StandardizedClassifierHead)
 
 
 def small_cnn(input_shape=(28, 28, 1), weights=None):
@@ -65,11 +92,17 @@ def pretrain_stage(x_unlabeled, args):
 
 def evaluate_stage(train, test, args):
     tlkeras.register_preset(os.path.join(args.out, PRESET_NAME))
-    common = dict(epochs=args.probe_epochs, batch_size=64, verbose=0, num_classes=10)
+    common = dict(epochs=args.probe_epochs, batch_size=64, verbose=0, num_classes=10, head=HEAD)
+    # Linear probes train one layer: a larger rate; end-to-end runs 1e-3 (scratch at 3e-3
+    # measured no better: 0.749 vs 0.750 at 1%).
+    probe, end_to_end = (
+        dict(freeze=True, learning_rate=1e-2),
+        dict(freeze=False, learning_rate=1e-3),
+    )
     cnn_configs = {
-        "scratch": dict(backbone=PRESET_NAME, weights=None, freeze=False, learning_rate=1e-3),
-        "ssl_linear_probe": dict(backbone=PRESET_NAME, freeze=True, learning_rate=1e-3),
-        "ssl_fine_tune": dict(backbone=PRESET_NAME, freeze=False, learning_rate=1e-3),
+        "scratch": dict(backbone=PRESET_NAME, weights=None, **end_to_end),
+        "ssl_linear_probe": dict(backbone=PRESET_NAME, **probe),
+        "ssl_fine_tune": dict(backbone=PRESET_NAME, **end_to_end),
     }
     effnet = dict(backbone="efficientnet_lite0", input_shape=(64, 64, 3))
     effnet_fn = fashion_mnist_dataset_fn(64, batch_size=64)
@@ -77,7 +110,7 @@ def evaluate_stage(train, test, args):
         dict(configs=cnn_configs, fractions=(0.01,), seeds=args.seeds),
         dict(configs=cnn_configs, fractions=(0.1,), seeds=(0,)),
         dict(
-            configs={"effnet_linear_probe": dict(**effnet, freeze=True, learning_rate=1e-3)},
+            configs={"effnet_linear_probe": dict(**effnet, **probe)},
             fractions=(0.01, 0.1),
             seeds=(0,),
             dataset_fn=effnet_fn,
@@ -111,7 +144,7 @@ def _table(results):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--temperature", type=float, default=0.2)
