@@ -33,7 +33,7 @@ class Interrupt(keras.callbacks.Callback):
 
 def unfreezing_run(folder, interrupt=None):
     """GradualUnfreezing + layer-wise Adam, checkpointing every 3 batches and every epoch."""
-    model = mlp_model().freeze()
+    model = mlp_model(dropout=0.3).freeze()
     adam = keras.optimizers.Adam(1e-2)
     model.compile(optimizer=tlkeras.optimizers.layerwise(adam, model, decay=2.0))
     x, y = mlp_data(n=BATCH_SIZE * BATCHES_PER_EPOCH)
@@ -46,17 +46,16 @@ def unfreezing_run(folder, interrupt=None):
 
 
 def state(model):
-    """Every weight and optimizer variable, as NumPy arrays."""
-    return [
-        np.array(keras.ops.convert_to_numpy(v)) for v in model.weights + model.optimizer.variables
-    ]
+    """Every variable (weights, seed generators) and optimizer variable, as NumPy arrays."""
+    variables = model.variables + model.optimizer.variables
+    return [np.array(keras.ops.convert_to_numpy(v)) for v in variables]
 
 
 def max_difference(a, b):
     return max(float(np.max(np.abs(u - w), initial=0.0)) for u, w in zip(a, b, strict=True))
 
 
-def mlp_model(bottleneck=4, seed=0):
+def mlp_model(bottleneck=4, seed=0, dropout=0.0):
     """build() over a 2-layer MLP backbone (3 features in, 2 classes)."""
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((3,), name="x")
@@ -64,7 +63,7 @@ def mlp_model(bottleneck=4, seed=0):
     x = keras.layers.Dense(8, activation="relu", name="dense_b")(x)
     backbone = tlkeras.Backbone.from_model(keras.Model(inputs, x, name="mlp"), modality="other")
     return tlkeras.build(
-        backbone, num_classes=2, bottleneck=bottleneck, freeze=False, compile=False
+        backbone, num_classes=2, bottleneck=bottleneck, dropout=dropout, freeze=False, compile=False
     )
 
 

@@ -80,7 +80,7 @@ def test_dann_lambda_schedule_resumes_mid_epoch(tmp_path):
 
 
 def shuffled_run(folder, interrupt):
-    model = mlp_model()
+    model = mlp_model(dropout=0.5)  # the same dropout masks, too
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     x, y = mlp_data()
     # The same order in every epoch and every process: a fixed seed, no reshuffle.
@@ -94,7 +94,7 @@ def shuffled_run(folder, interrupt):
     return model
 
 
-def test_seeded_tf_data_shuffle_resumes_exactly(tmp_path):
+def test_seeded_tf_data_shuffle_and_dropout_resume_exactly(tmp_path):
     model = resumed(shuffled_run, tmp_path, at=6)  # epoch 1; resumes from the epoch-1 start
     reference = shuffled_run(str(tmp_path / "reference"), None)
     assert max_difference(state(model), state(reference)) <= TOLERANCE
@@ -128,7 +128,7 @@ def counting_model():
 def cached_run(folder, interrupt, cache, probe=None):
     model = counting_model()
     x, y = mlp_data()
-    callbacks = [probe or CounterAtStart(), ResumableTraining(folder)]
+    callbacks = [probe or CounterAtStart(), ResumableTraining(folder, save_freq=2)]
     model.fit(
         x, y, batch_size=BATCH_SIZE, epochs=3, shuffle=False, verbose=0, cache_features=cache,
         callbacks=callbacks + ([interrupt] if interrupt else []),
@@ -136,11 +136,13 @@ def cached_run(folder, interrupt, cache, probe=None):
     return model
 
 
-@pytest.mark.parametrize("damage", [None, "truncated", "no_fingerprint"])
+@pytest.mark.parametrize(
+    "damage", [None, "truncated", pytest.param("no_fingerprint", marks=pytest.mark.slow)]
+)
 def test_feature_cache_is_reused_only_when_complete(tmp_path, damage):
     cache, folder = str(tmp_path / "features"), str(tmp_path / "run")
     with pytest.raises(KeyboardInterrupt):
-        cached_run(folder, Interrupt(6), cache)  # killed in epoch 1
+        cached_run(folder, Interrupt(6), cache)  # epoch 1, batch 2 of 4, just checkpointed
     (entry,) = [p for p in os.listdir(cache) if p.startswith("train-")]
     entry = os.path.join(cache, entry)
     if damage == "truncated":

@@ -7,12 +7,14 @@ import shutil
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from tlkeras.errors import ConfigurationError
 from tlkeras.errors import WeightsError
 from tlkeras.weights.cache import atomic_directory
 
 WEIGHTS_FILE = "model.weights.h5"
+SEEDS_FILE = "seeds.npz"
 STATE_FILE = "state.json"
 CHECKPOINT_NAME = re.compile(r"^epoch-(\d{5,})-batch-(\d{6,})$")
 FORMAT = 1
@@ -23,7 +25,8 @@ class ResumableTraining(keras.callbacks.Callback):
 
     Like `keras.callbacks.BackupAndRestore`, but nothing is ever half-written:
     each checkpoint is a folder `epoch-EEEEE-batch-BBBBBB` (the model's weights
-    with the optimizer's state, and a `state.json`) built under a temporary
+    with the optimizer's state, the state of its seed generators, so dropout
+    draws the same masks, and a `state.json`) built under a temporary
     name, fsynced, and renamed into `folder`. The newest `keep` checkpoints
     stay, so a crash at any instant leaves at least one complete one.
 
@@ -108,6 +111,9 @@ class ResumableTraining(keras.callbacks.Callback):
             return
         with atomic_directory(target) as tmp:
             self.model.save_weights(tmp / WEIGHTS_FILE)
+            # Dropout masks come from seed generators that save_weights skips.
+            seeds = [keras.ops.convert_to_numpy(v) for v in _seed_states(self.model)]
+            np.savez(tmp / SEEDS_FILE, *seeds)
             state = {
                 "format": FORMAT,
                 "epoch": epoch,
@@ -155,6 +161,9 @@ class ResumableTraining(keras.callbacks.Callback):
         _mark_built(self.model)
         try:
             self.model.load_weights(path / WEIGHTS_FILE)
+            with np.load(path / SEEDS_FILE) as seeds:
+                for index, state in enumerate(_seed_states(self.model)):
+                    state.assign(seeds[f"arr_{index}"])
         except Exception as error:  # h5py/Keras raise many kinds for a bad file.
             raise WeightsError(
                 f"Could not load the checkpoint weights ({type(error).__name__}: {error}). "
@@ -262,8 +271,16 @@ def _signature(model):
     uniquifies auto-generated names (`adam_2`, `dense_3_kernel_momentum`) per
     process, and loads by order. Optimizer slots are compared by shape alone.
     """
-    own = [[v.path, v.name, list(v.shape)] for v in model.weights]
+    own = [[v.path, v.name, list(v.shape)] for v in model.weights + _seed_states(model)]
     return own + [[v.path, None, list(v.shape)] for v in model.optimizer.variables]
+
+
+def _seed_states(model):
+    return [
+        generator.state
+        for layer in model._flatten_layers()
+        for generator in getattr(layer, "_seed_generators", [])
+    ]
 
 
 def _first_difference(saved, ours):
