@@ -83,6 +83,13 @@ def test_an_unknown_objective_names_the_value_and_the_choices(images):
     )
 
 
+def test_malformed_images_and_tiny_data_are_refused_by_value(images):
+    with pytest.raises(ConfigurationError, match=r"Received: \(4, 12\)"):
+        tlkeras.pretrain(tiny_backbone(), np.zeros((4, 12)), epochs=1)
+    with pytest.raises(ConfigurationError, match=r"Received: 48 examples, batch_size=64"):
+        tlkeras.pretrain(tiny_backbone(), images, epochs=1, batch_size=64)
+
+
 def test_grey_images_feed_an_rgb_backbone_of_another_size(images):
     backbone = tiny_backbone(input_shape=(16, 16, 3))
     before = keras.ops.convert_to_numpy(backbone.get_layer("conv0").kernel).copy()
@@ -119,12 +126,13 @@ def test_another_modality_plugs_its_objective_into_the_registry(monkeypatch):
     backbone = tlkeras.Backbone(
         inputs=inputs, outputs=keras.layers.Dense(3)(inputs), modality="other"
     )
-    data = tf.data.Dataset.from_tensor_slices(np.ones((32, 5), "float32")).batch(8)
-    trained = tlkeras.pretrain(backbone, data, objective="mean_matching", epochs=2, verbose=0)
-    losses = trained.pretraining_info["history"]["loss"]
-    assert len(losses) == 2 and losses[1] < losses[0]
-    with pytest.raises(ConfigurationError, match=r"Received: unlabeled_data of type ndarray"):
-        tlkeras.pretrain(backbone, np.ones((32, 5)), objective="mean_matching", epochs=1)
+    data = np.random.default_rng(0).normal(size=(32, 5)).astype("float32")
+    for unlabeled in (data, tf.data.Dataset.from_tensor_slices(data).batch(8)):
+        trained = tlkeras.pretrain(
+            backbone, unlabeled, objective="mean_matching", epochs=2, batch_size=8, verbose=0
+        )
+        losses = trained.pretraining_info["history"]["loss"]
+        assert len(losses) == 2 and losses[1] < losses[0]
 
 
 def _ring_graphs(count, feature_dim=8, seed=0):

@@ -40,10 +40,11 @@ def pretrain(
     weights (`tlkeras.get_backbone("efficientnet_lite0", ...)`) continues from
     them: domain-adaptive pre-training.
 
-    Image arrays are fed in a fixed per-epoch order derived from `(seed,
-    epoch)`, grey images are repeated to RGB (or RGB averaged to grey) and
-    resized to the backbone's input; every full batch is used, the last
-    partial one dropped. With `checkpoint_dir`, the weights and optimizer
+    Arrays (for text, e.g. an array of strings; a dict of arrays for several
+    inputs) are fed in a fixed per-epoch order derived from `(seed, epoch)`;
+    every full batch is used, the last partial one dropped. Grey images are
+    repeated to RGB (or RGB averaged to grey) and resized to the backbone's
+    input. With `checkpoint_dir`, the weights and optimizer
     state are saved after every epoch and a later call with the same folder
     resumes after the last finished epoch (with the same settings, `epochs`
     included: the learning-rate schedule spans the run); since the data order and every
@@ -55,8 +56,9 @@ def pretrain(
         backbone: a registered backbone name, a `tlkeras.Backbone`, or a
             functional `keras.Model` outputting features.
         unlabeled_data: images `(n, h, w)` or `(n, h, w, c)` with pixels in
-            `[0, 255]`, or a `tf.data.Dataset` of batches (graph batches for
-            graph backbones).
+            `[0, 255]`; for other modalities an array or a dict of arrays of
+            the backbone's inputs; or a `tf.data.Dataset` of batches (graph
+            batches for graph backbones).
         objective: an objective name for the backbone's modality. Defaults
             to `"contrastive"`.
         epochs: total number of epochs (a resumed run counts the finished
@@ -156,37 +158,40 @@ def _training_data(unlabeled_data, backbone, batch_size, seed, first_epoch, epoc
 
     if isinstance(unlabeled_data, tf.data.Dataset):
         return unlabeled_data, None
-    if backbone.modality != "image":
+    arrays = keras.tree.map_structure(np.asarray, unlabeled_data)
+    lengths = {len(leaf) for leaf in keras.tree.flatten(arrays)}
+    if len(lengths) != 1:
         raise ConfigurationError(
-            f"Pass a tf.data.Dataset of batches for a {backbone.modality!r} backbone. "
-            f"Received: unlabeled_data of type {type(unlabeled_data).__name__}"
+            f"Every array of unlabeled_data needs one row per example. Received lengths {lengths}"
         )
-    images = np.asarray(unlabeled_data)
-    if images.ndim not in (3, 4):
+    count = lengths.pop()
+    image = backbone.modality == "image"
+    if image and (not isinstance(arrays, np.ndarray) or arrays.ndim not in (3, 4)):
+        shape = getattr(arrays, "shape", type(unlabeled_data).__name__)
         raise ConfigurationError(
-            "Unlabeled images must be (n, h, w) or (n, h, w, c). "
-            f"Received: unlabeled_data with shape {images.shape}"
+            f"Unlabeled images must be one (n, h, w) or (n, h, w, c) array. Received: {shape}"
         )
-    if len(images) < batch_size:
+    if count < batch_size:
         raise ConfigurationError(
-            f"Fewer images than one batch. Received: {len(images)} images, batch_size={batch_size}"
+            f"Fewer examples than one batch. Received: {count} examples, batch_size={batch_size}"
         )
-    steps = len(images) // batch_size
+    steps = count // batch_size
     target = tuple(backbone.input_shape[1:])
-    stored = tf.constant(images)
+    stored = keras.tree.map_structure(tf.constant, arrays)
 
     def epoch_order(epoch):
-        draws = tf.random.stateless_uniform([len(images)], seed=tf.stack([int(seed), epoch]))
+        draws = tf.random.stateless_uniform([count], seed=tf.stack([int(seed), epoch]))
         return tf.data.Dataset.from_tensor_slices(tf.argsort(draws)[: steps * batch_size])
 
-    def to_pixels(indices):
-        return _fit_image_shape(tf.cast(tf.gather(stored, indices), tf.float32), target)
+    def to_batch(indices):
+        batch = keras.tree.map_structure(lambda array: tf.gather(array, indices), stored)
+        return _fit_image_shape(tf.cast(batch, tf.float32), target) if image else batch
 
     dataset = (
         tf.data.Dataset.range(first_epoch, epochs)
         .flat_map(epoch_order)
         .batch(batch_size)
-        .map(to_pixels, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .map(to_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .prefetch(tf.data.AUTOTUNE)
     )
     return dataset, steps
