@@ -125,7 +125,7 @@ class ResumableTraining(keras.callbacks.Callback):
             shutil.rmtree(old, ignore_errors=True)
 
     def _restore(self):
-        """Loads the newest checkpoint that loads; returns its state, or None."""
+        """Loads the newest checkpoint that loads; returns (epoch, batches, path), or None."""
         checkpoints = self.checkpoints()
         first_error = None
         for path in reversed(checkpoints):
@@ -155,7 +155,7 @@ class ResumableTraining(keras.callbacks.Callback):
                 f"Received: {path}"
             )
         self._load_weights(path)
-        return epoch, batches_done
+        return epoch, batches_done, path
 
     def _load_weights(self, path):
         _mark_built(self.model)
@@ -173,8 +173,7 @@ class ResumableTraining(keras.callbacks.Callback):
     # === Callback hooks ===
     def on_train_begin(self, logs=None):
         _build_optimizer(self.model)
-        restored = self._restore()
-        epoch, batches_done = restored if restored else (0, 0)
+        epoch, batches_done, path = self._restore() or (0, 0, None)
         if batches_done and batches_done >= (self.params.get("steps") or batches_done + 1):
             # Killed between an epoch's last batch and its end: the next begins.
             epoch, batches_done = epoch + 1, 0
@@ -182,10 +181,12 @@ class ResumableTraining(keras.callbacks.Callback):
         # A mid-epoch checkpoint is loaded again once its epoch has begun:
         # epoch-derived callbacks (the λ ramp) reset their variables in
         # on_epoch_begin, and the mid-epoch values are the checkpoint's.
-        self._reload = self.checkpoints()[-1] if batches_done else None
+        self._reload = path if batches_done else None
+        # Read by fit() right after on_train_begin; cleared at the first epoch.
         _runner(self.model)._initial_epoch = epoch or None
 
     def on_epoch_begin(self, epoch, logs=None):
+        _runner(self.model)._initial_epoch = None
         self._epoch = epoch
         self._saved_at = self._skip_until
 
@@ -238,7 +239,7 @@ def _skip_next_call(runner):
             next(iterator)
         return {}
 
-    runner._tlkeras_train_function = train_function
+    runner.__dict__["_tlkeras_train_function"] = train_function
     runner.train_function = skip
 
 
