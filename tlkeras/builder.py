@@ -206,13 +206,13 @@ def _build(
         )
     else:
         model.configure(strategy)
-    if loss_weights is not None:
-        _check_loss_weights(loss_weights, [task for task in head_layers if task is not None])
     if loss_weights is not None and not compile:
         raise ConfigurationError(
             "loss_weights apply when build() compiles the model; pass them to "
             f"compile() instead. Received: loss_weights={loss_weights!r}, compile=False"
         )
+    if loss_weights is not None:
+        _check_loss_weights(loss_weights, [task for task in head_layers if task is not None])
     if compile:
         model.compile(loss_weights=loss_weights, jit_compile=jit_compile)
     return model

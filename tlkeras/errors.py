@@ -27,3 +27,7 @@ class UnsafeCheckpointError(WeightsError):
 
 class ConfigurationError(TlkerasError, ValueError):
     """An argument or config value outside what tlkeras accepts."""
+
+
+class DataError(TlkerasError, ValueError):
+    """Training or evaluation data that does not fit the model: shapes, dtypes, labels, NaN/Inf."""

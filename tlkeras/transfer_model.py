@@ -254,7 +254,7 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
         ids = {id(v) for v in trainable_by_nature([self])}
         return [v for v in self.variables if id(v) in ids]
 
-    def fit(self, *args, cache_features=False, **kwargs):
+    def fit(self, *args, cache_features=False, check_data=True, **kwargs):
         """`keras.Model.fit`, plus the strategy's callbacks and an optional feature cache.
 
         Args:
@@ -263,8 +263,17 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
                 the cached features, in memory (see `tlkeras.fit_cached`); a
                 folder path to keep them there as NumPy memmaps. Defaults to
                 `False`.
+            check_data: check in-memory data against the model before
+                training (shapes, dtypes, label range, one-hot vs sparse,
+                NaN/Inf: `tlkeras.errors.DataError` naming the example), and
+                stop at the batch whose loss turns NaN/Inf
+                (`tlkeras.callbacks.NonFiniteLossGuard`). Defaults to `True`.
             *args, **kwargs: as for `keras.Model.fit`.
         """
+        if check_data:
+            self._check_fit_arguments(args, kwargs)
+            if not cache_features:  # the cache checks its features itself
+                kwargs = self._with_guard(args, kwargs)
         if len(args) > FIT_CALLBACKS_POSITION:
             args = list(args)
             args[FIT_CALLBACKS_POSITION] = strategies_lib().fit_callbacks(
@@ -279,6 +288,29 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
             return fit_cached(self, *args, cache_dir=cache_dir, **kwargs)
         self.prepare_training()
         return super().fit(*args, **kwargs)
+
+    def _check_fit_arguments(self, args, kwargs):
+        from tlkeras.data_checks import check_fit_data
+
+        named = dict(zip(("x", "y", "batch_size"), args, strict=False))
+        x, y = named.get("x", kwargs.get("x")), named.get("y", kwargs.get("y"))
+        batch_size = named.get("batch_size", kwargs.get("batch_size"))
+        if x is not None:
+            check_fit_data(self, x, y, batch_size)
+        validation = kwargs.get("validation_data")
+        if isinstance(validation, tuple) and len(validation) >= 2:
+            check_fit_data(self, validation[0], validation[1], batch_size, name="validation x")
+
+    def _with_guard(self, args, kwargs):
+        from tlkeras.callbacks.non_finite_loss_guard import NonFiniteLossGuard
+
+        if len(args) > FIT_CALLBACKS_POSITION:
+            return kwargs  # callbacks given positionally: left exactly as passed
+        callbacks = list(kwargs.get("callbacks") or [])
+        if not any(isinstance(c, NonFiniteLossGuard) for c in callbacks):
+            # First, so that it raises before a checkpoint saves a NaN model.
+            callbacks.insert(0, NonFiniteLossGuard())
+        return {**kwargs, "callbacks": callbacks}
 
     def train_on_batch(self, *args, **kwargs):
         self.prepare_training()

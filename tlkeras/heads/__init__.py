@@ -45,7 +45,18 @@ def get(identifier, **kwargs):
     if isinstance(identifier, keras.layers.Layer):
         return identifier
     if isinstance(identifier, dict):
-        return keras.saving.deserialize_keras_object(identifier)
+        try:
+            head = keras.saving.deserialize_keras_object(identifier)
+        except Exception as error:  # Keras raises many types for a bad config
+            raise ConfigurationError(
+                f"Could not build a head from this config ({type(error).__name__}: {error}). "
+                f"Received: head={identifier!r}"
+            ) from error
+        if not isinstance(head, keras.layers.Layer):
+            raise ConfigurationError(
+                f"A head config must describe a keras Layer. Received: head={identifier!r}"
+            )
+        return head
     if isinstance(identifier, str) and identifier in _BY_NAME:
         return _BY_NAME[identifier](**kwargs)
     raise ConfigurationError(
