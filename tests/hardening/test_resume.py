@@ -79,23 +79,31 @@ def test_dann_lambda_schedule_resumes_mid_epoch(tmp_path):
     assert max_difference(state(dann), state(reference)) <= TOLERANCE
 
 
-def shuffled_run(folder, interrupt):
+def shuffled_run(folder, interrupt, epochs=3, seed=3):
     model = mlp_model(dropout=0.5)  # the same dropout masks, too
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     x, y = mlp_data()
-    # The same order in every epoch and every process: a fixed seed, no reshuffle.
-    data = (
-        tf.data.Dataset.from_tensor_slices((x, y))
-        .shuffle(32, seed=3, reshuffle_each_iteration=False)
-        .batch(BATCH_SIZE)
+    callback = ResumableTraining(folder, save_freq=2)
+
+    # A new order each epoch, a function of (seed, epoch) alone: the recipe of
+    # docs/resuming.md. The stream starts at the epoch the run resumes in.
+    def epoch_batches(epoch):
+        draws = tf.random.stateless_uniform(
+            [len(x)], seed=tf.stack([seed, tf.cast(epoch, "int32")])
+        )
+        order = tf.data.Dataset.from_tensor_slices(tf.argsort(draws)).batch(BATCH_SIZE)
+        return order.map(lambda rows: (tf.gather(x, rows), tf.gather(y, rows)))
+
+    data = tf.data.Dataset.range(callback.initial_epoch, epochs).flat_map(epoch_batches)
+    callbacks = [callback] + ([interrupt] if interrupt else [])
+    model.fit(
+        data, epochs=epochs, steps_per_epoch=len(x) // BATCH_SIZE, verbose=0, callbacks=callbacks
     )
-    callbacks = [ResumableTraining(folder)] + ([interrupt] if interrupt else [])
-    model.fit(data, epochs=3, verbose=0, callbacks=callbacks)
     return model
 
 
-def test_seeded_tf_data_shuffle_and_dropout_resume_exactly(tmp_path):
-    model = resumed(shuffled_run, tmp_path, at=6)  # epoch 1; resumes from the epoch-1 start
+def test_per_epoch_seeded_order_and_dropout_resume_exactly(tmp_path):
+    model = resumed(shuffled_run, tmp_path, at=7)  # epoch 1, batch 3; checkpoint at 2
     reference = shuffled_run(str(tmp_path / "reference"), None)
     assert max_difference(state(model), state(reference)) <= TOLERANCE
 
@@ -189,13 +197,11 @@ def test_keeps_two_checkpoints_and_falls_back_when_the_newest_is_unreadable(tmp_
     folder = tmp_path / "run"
     small_fit(str(folder), epochs=2, save_freq=1, delete_checkpoint=False)
     # 2 batches per epoch, keep=2: the last epoch's mid-epoch checkpoint and its end.
-    assert sorted(os.listdir(folder)) == ["epoch-00001-batch-000002", "epoch-00002-batch-000000"]
+    assert sorted(os.listdir(folder)) == ["epoch-00001-batch-000001", "epoch-00002-batch-000000"]
     newest = folder / "epoch-00002-batch-000000" / "model.weights.h5"
     newest.write_bytes(newest.read_bytes()[:100])
     history = small_fit(str(folder), epochs=3)
-    # The surviving checkpoint was taken after the last batch of epoch index 1:
-    # training goes on with epoch index 2.
-    assert history.epoch == [2]
+    assert history.epoch == [1, 2]  # from the mid-epoch checkpoint of epoch 1
 
 
 def test_unreadable_only_checkpoint_raises_weights_error(tmp_path):

@@ -94,6 +94,20 @@ class ResumableTraining(keras.callbacks.Callback):
         self._reload = None
 
     # === Checkpoints ===
+    @property
+    def initial_epoch(self):
+        """The epoch the next `fit()` starts in: the newest checkpoint's, else 0.
+
+        For a data pipeline whose order is a function of the epoch (see
+        `docs/resuming.md`), built before `fit()` from this epoch on.
+        """
+        for path in reversed(self.checkpoints()):
+            try:
+                return int(json.loads((path / STATE_FILE).read_text())["epoch"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        return 0
+
     def checkpoints(self):
         """The checkpoint folders in `folder`, oldest first."""
         if not self.folder.is_dir():
@@ -206,10 +220,12 @@ class ResumableTraining(keras.callbacks.Callback):
         if done >= self._skip_until:
             self._skip_until = 0
         # Batch ends come in steps of steps_per_execution, not always of 1.
+        # After an epoch's last batch, the epoch-end checkpoint follows.
         if (
             skipped is None
             and self.save_freq != "epoch"
             and done - self._saved_at >= self.save_freq
+            and done < (self.params.get("steps") or done + 1)
         ):
             self._saved_at = done
             self._save(self._epoch, done)
