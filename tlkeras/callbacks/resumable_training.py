@@ -40,10 +40,12 @@ class ResumableTraining(keras.callbacks.Callback):
     resumes mid-epoch: the batches already trained on are read and skipped.
 
     The resumed run ends with the same weights as an uninterrupted one only
-    if it sees the same batches in the same order: pass `shuffle=False`, or a
+    if it sees the same batches in the same order: pass `shuffle=False`, a
     `tf.data.Dataset` shuffled with a fixed `seed` and
-    `reshuffle_each_iteration=False`. Keras' default `shuffle=True`
-    reshuffles with a random state that a new process does not recreate.
+    `reshuffle_each_iteration=False`, or an order that is a function of
+    `(seed, epoch)` streamed from `initial_epoch` (docs/resuming.md). Keras'
+    default `shuffle=True` reshuffles with a random state that a new process
+    does not recreate.
     Metrics logged for a resumed epoch cover only the batches run after the
     restart.
 
