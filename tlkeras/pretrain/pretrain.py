@@ -34,7 +34,7 @@ def pretrain(
     Wraps the backbone in the objective's pre-training model (for images:
     `"contrastive"` is `SimCLR`, `"reconstruction"` is `MaskedReconstruction`;
     graph backbones get the `tlkeras-gnn` objectives; see
-    `tlkeras.pretrain.list_objectives()`), trains it with `fit()` (Keras
+    `from tlkeras.pretrain import list_objectives`), trains it with `fit()` (Keras
     progress bar with the loss, and the contrastive accuracy for SimCLR),
     and returns the backbone, trained in place. A backbone that already has
     weights (`tlkeras.get_backbone("efficientnet_lite0", ...)`) continues from
@@ -97,7 +97,7 @@ def pretrain(
     if not isinstance(objective, str):
         raise ConfigurationError(
             f"objective must be a name. Received: objective={objective!r}; register a "
-            "custom one with tlkeras.pretrain.register_objective."
+            "custom one with register_objective (from tlkeras.pretrain import register_objective)."
         )
     factory = get_objective(objective, backbone.modality)
     if int(epochs) < 1:

@@ -13,7 +13,7 @@ def register_preset(path, name=None):
     The registered factory takes `input_shape` and `weights` (`"auto"` for
     the preset's weights, `None` for the same architecture from scratch).
     For other processes, install a plugin package made with
-    `tlkeras.pretrain.write_plugin_package`.
+    `write_plugin_package` (`from tlkeras.pretrain import write_plugin_package`).
 
     Args:
         path: a folder written by `tlkeras.save_preset`.
