@@ -296,7 +296,7 @@ def get_backbone(identifier, **kwargs):
     entry = registry.get_entry(identifier)
     factory = entry.load()
     try:
-        result = factory(**kwargs)
+        result = entry.build(**kwargs)
     except TlkerasError:
         raise
     except TypeError as error:

@@ -26,6 +26,7 @@ from tlkeras.errors import UnknownBackboneError
 
 ENTRY_POINT_GROUP = "tlkeras.backbones"
 DISABLE_ENV_VAR = "TLKERAS_DISABLE_PLUGINS"
+TIMEOUT_ENV_VAR = "TLKERAS_PLUGIN_TIMEOUT"
 FIRST_PARTY_DISTRIBUTION = "tlkeras"
 
 
@@ -73,6 +74,20 @@ class BackboneEntry:
             )
         return self._factory
 
+    def build(self, **kwargs):
+        """Calls the factory with `kwargs`, within the plugin timeout if one is set.
+
+        A third-party factory that has not returned after `plugin_timeout()`
+        seconds raises `PluginError` (its thread is abandoned: Python cannot
+        stop it). tlkeras's own factories, which may be downloading weights,
+        are never timed out.
+        """
+        factory = self.load()
+        timeout = plugin_timeout()
+        if timeout is None or self.distribution == FIRST_PARTY_DISTRIBUTION:
+            return factory(**kwargs)
+        return _call_with_timeout(self, factory, kwargs, timeout)
+
     @property
     def modality(self):
         try:
@@ -84,6 +99,8 @@ class BackboneEntry:
 
 
 _lock = threading.RLock()
+_UNSET = object()
+_timeout = {"seconds": _UNSET}
 _in_process = {}
 _warned = set()
 
@@ -92,6 +109,94 @@ def _warn_once(key, message):
     if key not in _warned:
         _warned.add(key)
         warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def plugin_timeout():
+    """Seconds a third-party backbone factory may take, or `None` for no limit.
+
+    Set with `set_plugin_timeout(seconds)` or the environment variable
+    `TLKERAS_PLUGIN_TIMEOUT`; the function wins. Defaults to no limit.
+    """
+    if _timeout["seconds"] is not _UNSET:
+        return _timeout["seconds"]
+    raw = os.environ.get(TIMEOUT_ENV_VAR, "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ConfigurationError(
+            f"{TIMEOUT_ENV_VAR} must be a number of seconds > 0. "
+            f"Received: {TIMEOUT_ENV_VAR}={raw!r}"
+        )
+    return seconds
+
+
+def set_plugin_timeout(seconds):
+    """Limits how long a third-party backbone factory may run, in seconds.
+
+    `None` clears the limit set here, falling back to `TLKERAS_PLUGIN_TIMEOUT`
+    (no limit when that is unset).
+
+    Example:
+
+    ```python
+    tlkeras.registry.set_plugin_timeout(120)   # a hung plugin fails after 2 minutes
+    ```
+    """
+    if seconds is not None and (
+        isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0
+    ):
+        raise ConfigurationError(
+            f"A plugin timeout must be a number of seconds > 0 or None. Received: seconds={seconds!r}"
+        )
+    _timeout["seconds"] = _UNSET if seconds is None else float(seconds)
+
+
+def _call_with_timeout(entry, factory, kwargs, timeout):
+    import keras
+
+    # Keras keeps its dtype policy per thread, and tf.distribute its scope.
+    policy = keras.config.dtype_policy()
+    scope = _distribution_scope()
+    outcome = {}
+
+    def run():
+        keras.config.set_dtype_policy(policy)
+        try:
+            with scope():
+                outcome["result"] = factory(**kwargs)
+        except BaseException as error:  # handed to the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, name=f"tlkeras-plugin-{entry.name}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise PluginError(
+            f"The backbone plugin {entry.name!r} (from distribution {entry.distribution!r}) "
+            f"did not return within {timeout:g} s. Raise the limit with "
+            f"tlkeras.registry.set_plugin_timeout(...) or {TIMEOUT_ENV_VAR}, or disable the "
+            f"plugin with {DISABLE_ENV_VAR}={entry.name}. Received: timeout={timeout:g}"
+        )
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def _distribution_scope():
+    import contextlib
+
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if tf.distribute.has_strategy():
+            return tf.distribute.get_strategy().scope
+    return contextlib.nullcontext
 
 
 def _disabled_names():
