@@ -552,26 +552,32 @@ class _Digest:
             "name": name,
             "batch_size": batch_size,
             "outputs": [[list(o.shape), str(o.dtype)] for o in extractor.outputs],
-            "weights": [[v.path, list(v.shape), str(v.dtype)] for v in extractor.weights],
+            # Shapes and values, not paths: Keras numbers auto-named layers per process.
+            "weights": [[list(v.shape), str(v.dtype)] for v in extractor.weights],
         }
         self._hash.update(json.dumps(header).encode())
         for variable in extractor.weights:
-            self._hash.update(np.ascontiguousarray(keras.ops.convert_to_numpy(variable)))
+            self._hash.update(_bytes(keras.ops.convert_to_numpy(variable)))
 
     def update(self, data):
         for array in keras.tree.flatten(data):
             if array is None:
                 continue
-            array = np.ascontiguousarray(keras.ops.convert_to_numpy(array))
+            array = np.asarray(keras.ops.convert_to_numpy(array))
             self._hash.update(f"{array.dtype.str}{array.shape}".encode())
             if array.dtype.kind == "O":  # strings, for text backbones
                 self._hash.update(repr(array.tolist()).encode())
-            elif array.size:
-                self._hash.update(array.view(np.uint8))
+            else:
+                self._hash.update(_bytes(array))
 
     @property
     def key(self):
         return self._hash.hexdigest()
+
+
+def _bytes(array):
+    # A flat uint8 view hashes any dtype (bfloat16 too) and 0-d arrays, uncopied.
+    return np.ascontiguousarray(array).reshape(-1).view(np.uint8)
 
 
 def _is_dataset(x):
