@@ -108,15 +108,16 @@ def test_per_epoch_seeded_order_and_dropout_resume_exactly(tmp_path):
     assert max_difference(state(model), state(reference)) <= TOLERANCE
 
 
-def cached_run(folder, interrupt, cache):
+def cached_run(folder, interrupt, cache, source="arrays"):
     model = mlp_model().freeze()  # feature extraction: the backbone is cached
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     x, y = mlp_data()
+    data = {"x": x, "y": y, "batch_size": BATCH_SIZE}
+    if source == "dataset":
+        data = {"x": tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH_SIZE)}
     callbacks = [ResumableTraining(folder, save_freq=2)] + ([interrupt] if interrupt else [])
-    model.fit(
-        x, y, batch_size=BATCH_SIZE, epochs=3, shuffle=False, verbose=0, cache_features=cache,
-        callbacks=callbacks,
-    )  # fmt: skip
+    # shuffle=False: the cache would otherwise reshuffle the features each epoch.
+    model.fit(**data, epochs=3, shuffle=False, verbose=0, cache_features=cache, callbacks=callbacks)
     return model
 
 
@@ -127,14 +128,20 @@ def cached_reference(tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-    "damage", [None, "truncated", pytest.param("no_fingerprint", marks=pytest.mark.slow)]
+    "damage, source",
+    [
+        (None, "arrays"),
+        (None, "dataset"),
+        ("truncated", "arrays"),
+        pytest.param("no_fingerprint", "dataset", marks=pytest.mark.slow),
+    ],
 )
 def test_feature_cache_is_reused_only_when_complete(
-    tmp_path, monkeypatch, damage, cached_reference
+    tmp_path, monkeypatch, damage, source, cached_reference
 ):
     cache, folder = str(tmp_path / "features"), str(tmp_path / "run")
     with pytest.raises(KeyboardInterrupt):
-        cached_run(folder, Interrupt(6), cache)  # epoch 1, batch 2 of 4, just checkpointed
+        cached_run(folder, Interrupt(6), cache, source)  # epoch 1, batch 2 of 4: checkpointed
     (entry,) = [p for p in os.listdir(cache) if p.startswith("train-")]
     entry = os.path.join(cache, entry)
     if damage == "truncated":
@@ -151,7 +158,7 @@ def test_feature_cache_is_reused_only_when_complete(
         return predict_on_batch(extractor, x)
 
     monkeypatch.setattr(keras.Model, "predict_on_batch", spy)
-    model = cached_run(folder, None, cache)
+    model = cached_run(folder, None, cache, source)
 
     # The backbone ran over the 32 examples again only for a damaged entry.
     assert sum(batches) == (0 if damage is None else 32)
