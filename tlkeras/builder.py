@@ -165,6 +165,7 @@ def _build(
         backbone_kwargs["weights"] = weights
     backbone = get_backbone(backbone, **backbone_kwargs)
     head_layers = _head_layers(heads if heads is not None else {None: head}, num_classes, dropout)
+    _check_modalities(head_layers, backbone, heads if heads is not None else head)
 
     # === Functional Model ===
     inputs = keras.tree.map_structure(
@@ -323,6 +324,17 @@ def get_backbone(identifier, **kwargs):
         f"The backbone plugin {identifier!r} (from distribution {entry.distribution!r}) "
         f"returned {type(result).__name__}; expected a tlkeras.Backbone or a keras.Model."
     )
+
+
+def _check_modalities(head_layers, backbone, received):
+    for layer in head_layers.values():
+        fits = getattr(layer, "modalities", None)
+        if fits is not None and backbone.modality not in fits:
+            raise ConfigurationError(
+                f"The head {layer.name!r} ({type(layer).__name__}) fits {' or '.join(fits)} "
+                f"backbones; {backbone.name!r} is an {backbone.modality!r} backbone. "
+                f"Received: head={received!r}"
+            )
 
 
 def _arguments(kwargs):

@@ -28,6 +28,8 @@ class TokenClassifierHead(ClassifierHead):
     """
 
     pooled = False
+    # Backbones whose features fit this head; build() refuses the others.
+    modalities = ("text",)
 
     def __init__(self, num_classes, dropout=0.0, **kwargs):
         kwargs.pop("multi_label", None)

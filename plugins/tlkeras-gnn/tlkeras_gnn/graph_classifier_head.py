@@ -33,6 +33,7 @@ class GraphClassifierHead(ClassifierHead):
     """
 
     pooled = False
+    modalities = ("graph",)
     uses_model_inputs = True
 
     def __init__(self, num_classes, readout="mean", **kwargs):

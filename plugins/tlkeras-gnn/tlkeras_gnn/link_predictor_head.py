@@ -33,6 +33,7 @@ class LinkPredictorHead(DenseHead):
     """
 
     pooled = False
+    modalities = ("graph",)
 
     def __init__(self, units=64, dropout=0.0, **kwargs):
         if isinstance(units, bool) or not isinstance(units, int) or units < 1:

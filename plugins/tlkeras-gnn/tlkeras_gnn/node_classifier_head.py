@@ -27,3 +27,4 @@ class NodeClassifierHead(ClassifierHead):
     """
 
     pooled = False
+    modalities = ("graph",)
