@@ -109,8 +109,10 @@ def test_bad_weights_name_the_value(tmp_path):
         tlkeras.get_backbone("bert", weights=str(tmp_path), num_layers=2)
 
 
+@pytest.mark.slow  # three heads: the costliest trace here; the heads are tested on images too
 def test_sequence_heads_single_multi_label_and_regression_train():
-    backbone = tlkeras.get_backbone("bert", weights=None, sequence_length=16)
+    # No dropout: with two examples, its noise could hide a few steps of progress.
+    backbone = tlkeras.get_backbone("bert", weights=None, sequence_length=16, dropout=0.0)
     heads = {
         "topic": "classifier",
         "tags": tlkeras.heads.ClassifierHead(3, multi_label=True, name="tags"),
@@ -126,7 +128,9 @@ def test_sequence_heads_single_multi_label_and_regression_train():
         "tags": np.array([[1, 0, 1], [0, 1, 0]], dtype="float32"),
         "score": np.array([[0.2], [0.9]], dtype="float32"),
     }
-    history = model.fit(TEXTS, targets, epochs=3, verbose=0)
+    # A random post-LayerNorm encoder is unstable at the "auto" 1e-3.
+    model.compile(optimizer=keras.optimizers.Adam(1e-4))
+    history = model.fit(TEXTS, targets, epochs=4, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
 
 
