@@ -31,8 +31,8 @@ class Bottleneck(keras.layers.Layer):
 
     def __init__(self, units, activation="relu", normalization="batch", dropout=0.0, **kwargs):
         super().__init__(**kwargs)
-        widths = [units] if isinstance(units, int) else list(units)
-        if not widths or any(
+        widths = [units] if isinstance(units, int) else units
+        if not isinstance(widths, (list, tuple)) or not widths or any(
             not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in widths
         ):
             raise ConfigurationError(
@@ -46,12 +46,12 @@ class Bottleneck(keras.layers.Layer):
             )
         if not 0.0 <= float(dropout) < 1.0:
             raise ConfigurationError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
-        self.units = widths
+        self.units = list(widths)
         self.activation = activation
         self.normalization = normalization
         self.dropout = float(dropout)
         # === Layers ===
-        self.blocks = [self._block(width, index) for index, width in enumerate(widths)]
+        self.blocks = [self._block(width, index) for index, width in enumerate(self.units)]
 
     def _block(self, width, index):
         layers = [keras.layers.Dense(width, name=f"dense_{index}")]
