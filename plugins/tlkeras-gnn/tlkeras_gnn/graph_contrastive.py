@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from tlkeras.pretrain.nt_xent import nt_xent as simclr_nt_xent
 from tlkeras_gnn.graph_batch import EDGE_INDEX
 from tlkeras_gnn.graph_batch import GRAPH_IDS
 from tlkeras_gnn.graph_batch import NODE_FEATURES
@@ -33,18 +34,8 @@ def nt_xent(z1, z2, temperature=0.5):
     loss = nt_xent(projections_view_1, projections_view_2, temperature=0.2)
     ```
     """
-    if not float(temperature) > 0.0:
-        raise ValueError(f"temperature must be > 0. Received: temperature={temperature!r}")
-    z = ops.concatenate([z1, z2], axis=0)
-    z = z / (ops.norm(z, axis=-1, keepdims=True) + 1e-8)
-    n = num_rows(z1)
-    logits = ops.matmul(z, ops.transpose(z)) / temperature
-    # An anchor is never its own candidate.
-    eye = ops.eye(2 * n, dtype=logits.dtype)
-    logits = logits - 1e9 * eye
-    positives = ops.concatenate([ops.arange(n) + n, ops.arange(n)], axis=0)
-    losses = keras.losses.sparse_categorical_crossentropy(positives, logits, from_logits=True)
-    return ops.mean(losses)
+    # One NT-Xent for tlkeras: the image SimCLR loss, at GraphCL's default temperature.
+    return simclr_nt_xent(z1, z2, temperature=temperature)
 
 
 @keras.saving.register_keras_serializable(package="tlkeras_gnn")
