@@ -1,6 +1,7 @@
 """`tlkeras.build`: stitch a backbone to new heads through a bottleneck."""
 
 import contextlib
+import inspect
 
 import keras
 
@@ -16,7 +17,7 @@ from tlkeras.layers.bottleneck import Bottleneck
 from tlkeras.layers.sequence_pooling import SequencePooling
 from tlkeras.transfer_model import TransferModel
 
-POOLINGS = ("avg", "max", "cls")
+POOLINGS = ("avg", "max", "cls", "last")
 
 
 def build(
@@ -38,6 +39,7 @@ def build(
     mixed_precision="auto",
     jit_compile="auto",
     distribution=None,
+    domain_adaptation=None,
     **backbone_kwargs,
 ):
     """Builds a transfer model: backbone -> pooling -> bottleneck -> head(s).
@@ -65,8 +67,9 @@ def build(
         heads: a dict task name -> head (string or layer) for multi-task
             models; overrides `head`. Defaults to `None`.
         pooling: `"avg"` or `"max"` global pooling of feature maps; over a
-            token sequence, the mean or max over real (unpadded) tokens, or
-            `"cls"`: the first token. Defaults to `"avg"`.
+            token sequence, the mean or max over real (unpadded) tokens,
+            `"cls"`: the first token, or `"last"`: the last real token (for
+            causal models such as `"gpt2"`). Defaults to `"avg"`.
         compile: compile with "auto" optimizer, loss and metrics, so `fit()`
             works at once. Defaults to `True`.
         name: model name. Defaults to `None` (derived from the backbone).
@@ -90,10 +93,18 @@ def build(
             global batch across its replicas, and BatchNorm layers use
             synchronised statistics. `None` uses the strategy whose scope is
             active, if any. See `tlkeras.distribution`. Defaults to `None`.
+        domain_adaptation: `"dann"`, `"mmd"` or `"coral"` to return the model
+            wrapped for unsupervised domain adaptation (a
+            `tlkeras.domain.DomainAdaptationModel`, trained with `fit()` on
+            `tlkeras.domain.pair_datasets(...)`), or a dict of its arguments,
+            e.g. `{"method": "dann", "discriminator_units": [256]}`. Needs a
+            `bottleneck` (the aligned features) and one head. Defaults to
+            `None`.
         **backbone_kwargs: passed to the backbone factory (e.g. `variant="b3"`).
 
     Returns:
-        A compiled `tlkeras.TransferModel`.
+        A compiled `tlkeras.TransferModel`; with `domain_adaptation`, a
+        compiled `DomainAdaptationModel` whose `task_model` is that model.
 
     Example:
 
@@ -102,6 +113,7 @@ def build(
     model.fit(train_ds, validation_data=val_ds, epochs=3)
     ```
     """
+    adaptation = _domain_adaptation_arguments(domain_adaptation, bottleneck, heads)
     policy = precision.resolve_policy(mixed_precision)
     replicas = distribution_lib.resolve_distribution(distribution)
     with contextlib.ExitStack() as scopes:
@@ -133,7 +145,57 @@ def build(
         )
         if distribution_lib.num_replicas(replicas) > 1:
             distribution_lib.synchronize_batchnorm(model)
+        if adaptation is not None:
+            model = _wrap_for_domain_adaptation(model, adaptation, compile, jit_compile)
     return model
+
+
+def _domain_adaptation_arguments(value, bottleneck, heads):
+    """build(domain_adaptation=...) as DomainAdaptationModel arguments, checked before building."""
+    if value is None:
+        return None
+    from tlkeras.domain.domain_adaptation_model import METHODS
+    from tlkeras.domain.domain_adaptation_model import DomainAdaptationModel
+
+    methods = [m for m in METHODS if m is not None]
+    arguments = {"method": value} if isinstance(value, str) else value
+    if not isinstance(arguments, dict) or arguments.get("method") not in methods:
+        raise ConfigurationError(
+            f"domain_adaptation must be one of {methods}, a dict with a 'method' among "
+            f"them (and DomainAdaptationModel arguments), or None. "
+            f"Received: domain_adaptation={value!r}"
+        )
+    allowed = set(inspect.signature(DomainAdaptationModel.__init__).parameters) - {
+        "self",
+        "task_model",
+        "kwargs",
+    }
+    unknown = sorted(set(arguments) - allowed)
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown domain adaptation arguments {unknown}; expected some of "
+            f"{sorted(allowed)}. Received: domain_adaptation={value!r}"
+        )
+    if heads is not None:
+        raise ConfigurationError(
+            "Domain adaptation trains one head. Received: domain_adaptation="
+            f"{value!r} with heads={sorted(heads) if isinstance(heads, dict) else heads!r}"
+        )
+    if bottleneck is None and "features" not in arguments:
+        raise ConfigurationError(
+            "Domain adaptation aligns the bottleneck features: pass bottleneck=, e.g. "
+            f"bottleneck=256. Received: domain_adaptation={value!r}, bottleneck=None"
+        )
+    return dict(arguments)
+
+
+def _wrap_for_domain_adaptation(model, arguments, compile, jit_compile):
+    from tlkeras.domain.domain_adaptation_model import DomainAdaptationModel
+
+    wrapper = DomainAdaptationModel(model, **arguments)
+    if compile:
+        wrapper.compile(jit_compile=jit_compile)
+    return wrapper
 
 
 def _build(
@@ -373,10 +435,10 @@ def _head_layers(specs, num_classes, dropout):
 def _pool(x, pooling):
     rank = len(x.shape)
     if rank == 4:
-        if pooling == "cls":
+        if pooling in ("cls", "last"):
             raise ConfigurationError(
-                "pooling='cls' takes the first token of a sequence; these features are "
-                f"feature maps of shape {tuple(x.shape[1:])}. Received: pooling='cls'"
+                f"pooling={pooling!r} takes one token of a sequence; these features are "
+                f"feature maps of shape {tuple(x.shape[1:])}. Received: pooling={pooling!r}"
             )
         layer = (
             keras.layers.GlobalAveragePooling2D

@@ -176,14 +176,8 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
         """
         # Kept so that configure() can compile again under a new strategy.
         self._compile_arguments = dict(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
-        auto_optimizer = optimizer == "auto"
         heads = self.heads
-        if optimizer == "auto":
-            backbone_trains = any(v.trainable for v in trainable_by_nature([self.backbone]))
-            pretrained = self.backbone.weights_source is not None
-            rate = FINE_TUNE_LEARNING_RATE if backbone_trains and pretrained else HEAD_LEARNING_RATE
-            optimizer = keras.optimizers.Adam(learning_rate=rate)
-        optimizer = strategies_lib().compile_optimizer(self, optimizer, auto=auto_optimizer)
+        optimizer = self.resolve_optimizer(optimizer)
         if loss == "auto":
             loss = self._per_head("default_loss", heads)
         if metrics == "auto":
@@ -198,6 +192,22 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
     def compile_from_config(self, config):
         # Called by `keras.models.load_model`; Keras skips custom compile()s.
         self.compile(**keras.saving.deserialize_keras_object(config))
+
+    def resolve_optimizer(self, optimizer="auto"):
+        """The optimizer `compile(optimizer=...)` trains with under the model's strategies.
+
+        `"auto"` is Adam at 1e-4 when a pretrained backbone trains, else
+        1e-3 (or the strategy's rate); a strategy such as `"discriminative"`
+        then wraps it. Models that train this one (the domain adaptation
+        wrapper) use it to get the same optimizer.
+        """
+        auto = optimizer == "auto"
+        if auto:
+            backbone_trains = any(v.trainable for v in trainable_by_nature([self.backbone]))
+            pretrained = self.backbone.weights_source is not None
+            rate = FINE_TUNE_LEARNING_RATE if backbone_trains and pretrained else HEAD_LEARNING_RATE
+            optimizer = keras.optimizers.Adam(learning_rate=rate)
+        return strategies_lib().compile_optimizer(self, optimizer, auto=auto)
 
     def _per_head(self, method, heads):
         missing = [name for name, head in heads.items() if not hasattr(head, method)]

@@ -12,6 +12,7 @@ from tlkeras.domain.losses import mmd_loss
 from tlkeras.errors import ConfigurationError
 from tlkeras.layers.gradient_reversal import GradientReversal
 from tlkeras.transfer_model import FINE_TUNE_LEARNING_RATE
+from tlkeras.transfer_model import FIT_CALLBACKS_POSITION
 from tlkeras.transfer_model import HEAD_LEARNING_RATE
 
 METHODS = ("dann", "mmd", "coral", None)
@@ -49,7 +50,8 @@ class DomainAdaptationModel(distribution.MultiWorkerTraining, keras.Model):
     Train with `fit()` on `tlkeras.domain.pair_datasets(...)`, or on
     `x={"source": xs, "target": xt}, y=ys` (optionally with
     `x["labeled_target"]` and `y={"source": ys, "labeled_target": yl}`).
-    Predict, evaluate and save with `task_model`.
+    `predict(x)` and `evaluate(x, y)` on plain inputs are the task model's;
+    save the inference model (no discriminator) with `task_model.save(...)`.
 
     Args:
         task_model: a single-output `tlkeras.TransferModel` (or any functional
@@ -230,8 +232,10 @@ class DomainAdaptationModel(distribution.MultiWorkerTraining, keras.Model):
         """`keras.Model.compile` with the task head's "auto" loss and metrics.
 
         Args:
-            optimizer: `"auto"` is Adam at 1e-3 while the backbone is frozen,
-                1e-4 once any of it trains (as `TransferModel.compile`).
+            optimizer: `"auto"` is what the task model's own `compile` would
+                use (`TransferModel.resolve_optimizer`: its strategies, e.g.
+                layer-wise rates, included); for other models, Adam at 1e-3
+                while the backbone is frozen, 1e-4 once any of it trains.
                 Defaults to `"auto"`.
             loss: the label loss; `"auto"` takes the head's `default_loss()`.
                 Defaults to `"auto"`.
@@ -240,7 +244,10 @@ class DomainAdaptationModel(distribution.MultiWorkerTraining, keras.Model):
             **kwargs: passed to `keras.Model.compile`.
         """
         head = self.task_model.output._keras_history.operation
-        if optimizer == "auto":
+        if hasattr(self.task_model, "resolve_optimizer"):
+            # A TransferModel's own rule and strategies (e.g. layer-wise rates).
+            optimizer = self.task_model.resolve_optimizer(optimizer)
+        elif optimizer == "auto":
             backbone = getattr(self.task_model, "backbone", self.task_model)
             trains = any(v.trainable for v in trainable_by_nature([backbone]))
             rate = FINE_TUNE_LEARNING_RATE if trains else HEAD_LEARNING_RATE
@@ -253,6 +260,7 @@ class DomainAdaptationModel(distribution.MultiWorkerTraining, keras.Model):
                 )
             loss = head.default_loss() if loss == "auto" else loss
             metrics = head.default_metrics() if metrics == "auto" else metrics
+        self._label_loss_and_metrics = (loss, metrics)
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
         self.prepare_training()
 
@@ -276,8 +284,38 @@ class DomainAdaptationModel(distribution.MultiWorkerTraining, keras.Model):
             self.train_function = None
 
     def fit(self, *args, **kwargs):
+        """`keras.Model.fit` on domain pairs, plus the task model's strategy callbacks.
+
+        A task model built with `strategy="gradual"` unfreezes inside this
+        `fit()` as it would in its own.
+        """
+        strategies = getattr(self.task_model, "_strategies", ())
+        if strategies and len(args) <= FIT_CALLBACKS_POSITION:
+            from tlkeras.strategies import fit_callbacks
+
+            kwargs["callbacks"] = fit_callbacks(self.task_model, kwargs.get("callbacks"))
         self.prepare_training()
         return super().fit(*args, **kwargs)
+
+    # === Inference: the task model's ===
+    def predict(self, x, *args, **kwargs):
+        """The task model's predictions for `x` (no discriminator: there is no pair)."""
+        if _is_domain_pair(x):
+            return super().predict(x, *args, **kwargs)
+        return self.task_model.predict(x, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """Domain pairs: the training logs on held-out pairs; plain `(x, y)`: the task model's.
+
+        Plain inputs (target images with their labels, when some exist) are
+        evaluated by `task_model`, compiled with the head's loss and metrics.
+        """
+        if _is_domain_pair(x):
+            return super().evaluate(x, y, *args, **kwargs)
+        if not self.task_model.compiled:
+            loss, metrics = getattr(self, "_label_loss_and_metrics", ("auto", "auto"))
+            self.task_model.compile(loss=loss, metrics=metrics)
+        return self.task_model.evaluate(x, y, *args, **kwargs)
 
     def compile_from_config(self, config):
         # Called by `keras.models.load_model`; Keras skips custom compile()s.
@@ -366,6 +404,17 @@ def _labeled(y, predictions, n_source, n_target):
         [predictions[:n_source], predictions[n_source + n_target :]], axis=0
     )
     return labels, predictions
+
+
+def _is_domain_pair(x):
+    """Whether `x` holds `{"source": ..., "target": ...}` batches (dict, or dataset of them)."""
+    if isinstance(x, dict):
+        return SOURCE in x
+    spec = getattr(x, "element_spec", None)  # a tf.data.Dataset
+    if spec is None:
+        return False
+    first = spec[0] if isinstance(spec, tuple) else spec
+    return isinstance(first, dict) and SOURCE in first
 
 
 def _batch_size(x):
