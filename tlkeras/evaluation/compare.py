@@ -46,6 +46,7 @@ def compare(
     metrics="auto",
     batch_size=32,
     dataset_fn=None,
+    transductive=False,
     build_fn=None,
     class_names=None,
     precise_bn=True,
@@ -97,7 +98,16 @@ def compare(
         batch_size: batch size of every run. Defaults to `32`.
         dataset_fn: `fn(x, y, training, seed)` returning what `fit()` and
             `predict()` take (e.g. a `tf.data.Dataset` that resizes images),
-            or `None` to feed the arrays. Defaults to `None`.
+            or `None` to feed the arrays. With `transductive=True` it is
+            called with `sample_weight=mask` too. Defaults to `None`.
+        transductive: `x` is one whole input whose rows are not separate
+            examples (e.g. a graph, for node classification) and `y` has one
+            label per example (node); `-1` marks an unlabelled one. Subsets
+            then never slice `x`: each training, validation and test set is a
+            0/1 `sample_weight` mask over `y`, every run sees all of `x`, and
+            `test_data` is the held-out examples as an int index array (or a
+            boolean mask), or `cv=k` folds the labelled ones. Each run is
+            scored on its predictions at the test rows. Defaults to `False`.
         build_fn: `fn(**kwargs)` returning a compiled model, in place of
             `tlkeras.build`. Defaults to `None`.
         class_names: names for per-class metrics. Defaults to `None`.
@@ -143,7 +153,6 @@ def compare(
     import pandas as pd
 
     configs = _check_configs(configs)
-    x_train, y_train = _check_data(train_data, "train_data")
     if cv is None and test_data is None:
         raise ConfigurationError(
             "compare() needs held-out data: pass test_data=(x, y) or cv=k. "
@@ -154,7 +163,13 @@ def compare(
             "With cv the held-out part of each fold is the test set; pass test_data or cv, "
             f"not both. Received: cv={cv!r} and test_data"
         )
-    x_test, y_test = _check_data(test_data, "test_data") if test_data is not None else (None, None)
+    if transductive:
+        x_train, y_train, test_rows = _check_transductive(train_data, test_data)
+        x_test, y_test = None, None
+    else:
+        x_train, y_train = _check_data(train_data, "train_data")
+        x_test, y_test = (None, None) if test_data is None else _check_data(test_data, "test_data")
+        test_rows = None
     classification = _is_classification(y_train)
     metric_list = _resolve_metrics(metrics, classification)
     if classification and build_fn is None and "num_classes" not in build_kwargs:
@@ -174,30 +189,31 @@ def compare(
         tune, max_trials = _check_tune(tune, max_trials)
         budget.update(tune=_jsonable(tune), max_trials=max_trials)
     runner = _Runner(build_fn, build_kwargs, budget, dataset_fn, verbose, tune, max_trials)
+    select = _selector(x_train, y_train, transductive)
 
     rows, history, choices = [], [], []
     for seed in seeds:
         for fold, pool, evaluation in _folds(
-            cv, x_train, y_train, x_test, y_test, seed, classification
+            cv, select, y_train, (x_test, y_test), test_rows, seed, classification
         ):
             for size in sizes:
                 key, train, validation = _training_set(
-                    x_train, y_train, pool, size, seed, fold, validation_split, classification
+                    select, y_train, pool, size, seed, fold, validation_split, classification
                 )
                 for name, config in configs.items():
                     outcome = runner.run(name, config, train, validation, evaluation, seed)
                     values = metrics_lib.evaluate_predictions(
-                        evaluation[1], outcome.pop("predictions"), metric_list, class_names
+                        *_scored(evaluation, outcome.pop("predictions")), metric_list, class_names
                     )
                     run_key = dict(config=name, **key)
-                    _collect(run_key, len(train[1]), values, outcome, rows, history, choices)
+                    n_train = _count(train)
+                    _collect(run_key, n_train, values, outcome, rows, history, choices)
                     if verbose:
                         scores = ", ".join(f"{m}={v:.4f}" for m, v in values.items())
-                        print(
-                            f"[compare] {name} {_describe(key)} n_train={len(train[1])}: {scores}"
-                        )
+                        print(f"[compare] {name} {_describe(key)} n_train={n_train}: {scores}")
 
     results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    held_out = 0 if test_rows is None else len(test_rows)
     results.attrs["history"] = history
     results.attrs["tuned"] = choices
     results.attrs["settings"] = dict(
@@ -209,8 +225,9 @@ def compare(
         cv=cv,
         metrics=[metrics_lib.metric_name(m) for m in metric_list],
         budget=_jsonable(budget),
-        n_train_pool=len(y_train),
-        n_test=None if y_test is None else len(y_test),
+        transductive=bool(transductive),
+        n_train_pool=(int(np.sum(y_train >= 0)) if transductive else len(y_train)) - held_out,
+        n_test=held_out or (None if y_test is None else len(y_test)),
         versions=package_versions(),
     )
     return results
@@ -244,8 +261,8 @@ class _Runner:
             )
         wall_time = time.perf_counter() - start
         eval_inputs = self._inputs(*evaluation, training=False, seed=seed, batch_size=batch_size)
-        eval_inputs.pop("y", None)
-        eval_inputs.pop("shuffle", None)
+        for key in ("y", "sample_weight", "shuffle"):
+            eval_inputs.pop(key, None)
         predictions = model.predict(**eval_inputs, verbose=0)
         curves = {k: list(v) for k, v in fit_history.history.items() if k != "learning_rate"}
         return dict(
@@ -271,7 +288,9 @@ class _Runner:
         if validation is not None:
             inputs = self._inputs(*validation, training=False, seed=seed, batch_size=batch_size)
             fit_kwargs["validation_data"] = (
-                (inputs["x"], inputs["y"]) if "y" in inputs else inputs["x"]
+                tuple(inputs[k] for k in ("x", "y", "sample_weight") if k in inputs)
+                if "y" in inputs
+                else inputs["x"]
             )
         fit_kwargs.update(epochs=self.budget["epochs"], callbacks=callbacks, **fit_args)
         return model, fit_kwargs, batch_size
@@ -343,11 +362,12 @@ class _Runner:
             )
         return tlkeras.build(**kwargs)
 
-    def _inputs(self, x, y, training, seed, batch_size):
-        """Keyword arguments of fit()/predict() for these arrays."""
+    def _inputs(self, x, y, sample_weight=None, *, training, seed, batch_size):
+        """Keyword arguments of fit()/predict() for these arrays (and transductive mask)."""
+        masked = {} if sample_weight is None else {"sample_weight": sample_weight}
         if self.dataset_fn is None:
-            return dict(x=x, y=y, batch_size=batch_size, shuffle=training)
-        return dict(x=self.dataset_fn(x, y, training=training, seed=int(seed)))
+            return dict(x=x, y=y, batch_size=batch_size, shuffle=training, **masked)
+        return dict(x=self.dataset_fn(x, y, training=training, seed=int(seed), **masked))
 
 
 def split_config(name, config):
@@ -524,6 +544,35 @@ def _check_data(data, argument):
     return x, y
 
 
+def _check_transductive(train_data, test_data):
+    """`(x, y, test rows)` of a transductive comparison; `x` is whole, never sliced."""
+    if not isinstance(train_data, (tuple, list)) or len(train_data) != 2:
+        raise ConfigurationError(
+            "train_data must be a tuple (x, y): the whole input and one label per example. "
+            f"Received: train_data of type {type(train_data).__name__}"
+        )
+    x, y = train_data
+    y = np.asarray(y)
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or (y < -1).any():
+        raise ConfigurationError(
+            "transductive=True needs one integer class per example, -1 for unlabelled. "
+            f"Received: y of shape {y.shape}, dtype {y.dtype}, min {y.min() if y.size else None}"
+        )
+    if test_data is None:
+        return x, y, None
+    rows = np.asarray(test_data)
+    if rows.dtype == bool and rows.shape == y.shape:
+        rows = np.flatnonzero(rows)
+    in_range = rows.ndim == 1 and rows.size and np.issubdtype(rows.dtype, np.integer)
+    if not in_range or rows.min() < 0 or rows.max() >= len(y) or (y[rows] < 0).any():
+        raise ConfigurationError(
+            "With transductive=True, test_data is the held-out examples: labelled row indices of "
+            f"y (0 .. {len(y) - 1}) or a boolean mask of y's length. Received: test_data of "
+            f"shape {rows.shape}, dtype {rows.dtype}"
+        )
+    return x, y, np.unique(rows)
+
+
 def _is_classification(y):
     return np.issubdtype(np.asarray(y).dtype, np.integer) and np.asarray(y).ndim == 1
 
@@ -548,18 +597,53 @@ def _sizes(fractions, shots, classification):
     return sizes or [None]
 
 
-def _folds(cv, x_train, y_train, x_test, y_test, seed, classification):
+def _folds(cv, select, y_train, test_data, test_rows, seed, classification):
+    """`(fold, training pool, held-out data)` for a fixed test set or each of `cv` folds."""
+    # Transductively, only labelled rows (y >= 0) are drawn from or scored.
+    labelled = np.arange(len(y_train)) if test_rows is None else np.flatnonzero(y_train >= 0)
     if cv is None:
-        yield None, np.arange(len(y_train)), (x_test, y_test)
+        if test_rows is None:
+            yield None, labelled, test_data
+        else:
+            yield None, np.setdiff1d(labelled, test_rows), select(test_rows)
         return
     for fold, (train_idx, test_idx) in enumerate(
-        splits.kfold_indices(y_train, cv, seed=seed, stratify=classification)
+        splits.kfold_indices(y_train[labelled], cv, seed=seed, stratify=classification)
     ):
-        yield fold, train_idx, (_take(x_train, test_idx), y_train[test_idx])
+        yield fold, labelled[train_idx], select(labelled[test_idx])
 
 
-def _training_set(x, y, pool, size, seed, fold, validation_split, classification):
-    """The run key and the `(x, y)` training and validation sets of one seed, fold and size."""
+def _selector(x, y, transductive):
+    """`select(indices)`: the data of those examples, sliced, or all of `x` with a 0/1 mask."""
+    if not transductive:
+        return lambda indices: (_take(x, indices), y[indices])
+
+    # Unlabelled rows (-1) always have weight 0; class 0 stands in for them because
+    # TensorFlow's sparse cross-entropy rejects a label outside 0 .. C - 1 even at weight 0.
+    filled = np.where(y < 0, 0, y)
+
+    def select(indices):
+        mask = np.zeros(len(y), "float32")
+        mask[indices] = 1.0
+        return x, filled, mask
+
+    return select
+
+
+def _scored(evaluation, predictions):
+    """`(y_true, y_pred)` at the held-out examples (the masked rows, transductively)."""
+    if len(evaluation) == 2:
+        return evaluation[1], predictions
+    rows = np.flatnonzero(evaluation[2])
+    return evaluation[1][rows], np.asarray(predictions)[rows]
+
+
+def _count(data):
+    return len(data[1]) if len(data) == 2 else int(np.sum(data[2]))
+
+
+def _training_set(select, y, pool, size, seed, fold, validation_split, classification):
+    """The run key and the training and validation data of one seed, fold and size."""
     subset = pool
     if size is not None:
         subset = splits.subset_indices(y, pool, seed=seed, stratify=classification, **size)
@@ -572,8 +656,8 @@ def _training_set(x, y, pool, size, seed, fold, validation_split, classification
         seed=int(seed),
         fold=np.nan if fold is None else fold,
     )
-    validation = (_take(x, val_idx), y[val_idx]) if len(val_idx) else None
-    return key, (_take(x, train_idx), y[train_idx]), validation
+    validation = select(val_idx) if len(val_idx) else None
+    return key, select(train_idx), validation
 
 
 def _collect(run_key, n_train, values, outcome, rows, history, choices):
