@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from tlkeras_gnn import AttributeMasking
 from tlkeras_gnn import node_dataset
-from tlkeras_gnn.datasets import LEXNAMES
+from tlkeras_gnn.datasets import SUPERSENSES
 from tlkeras_gnn.datasets import few_label_split
 from tlkeras_gnn.datasets import karate_club
 from tlkeras_gnn.datasets import wordnet_graph
@@ -81,4 +81,4 @@ def test_few_label_split_takes_per_class_nodes_of_every_class():
 def test_real_wordnet_has_117659_synsets_in_45_supersenses():
     graph, labels = wordnet_graph()
     assert graph["node_features"].shape == (117_659, 256)
-    assert len(LEXNAMES) == 45 and set(np.unique(labels)) == set(range(45))
+    assert len(SUPERSENSES) == 45 and set(np.unique(labels)) == set(range(45))

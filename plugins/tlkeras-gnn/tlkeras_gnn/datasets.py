@@ -4,25 +4,16 @@ import os
 
 import numpy as np
 
+from tlkeras.data.wordnet_glosses import SUPERSENSES  # noqa: F401 (re-exported: label names)
+from tlkeras.data.wordnet_glosses import WORDNET_DIR
+from tlkeras.data.wordnet_glosses import WORDNET_FILES
 from tlkeras_gnn.graph_batch import EDGE_INDEX
 from tlkeras_gnn.graph_batch import NODE_FEATURES
 from tlkeras_gnn.graph_batch import from_networkx
 from tlkeras_gnn.graph_batch import induced_subgraph
 
-WORDNET_DIR = "/usr/share/wordnet"  # Debian `wordnet-base`
-WORDNET_FILES = ("noun", "verb", "adj", "adv")
 # Pointer part-of-speech letters -> data file (satellite adjectives live in data.adj).
 POINTER_FILES = {"n": "noun", "v": "verb", "a": "adj", "s": "adj", "r": "adv"}
-# The 45 lexicographer files ("supersenses"), indexed by lex_filenum (`man 5 lexnames`).
-LEXNAMES = (
-    "adj.all adj.pert adv.all noun.Tops noun.act noun.animal noun.artifact noun.attribute "
-    "noun.body noun.cognition noun.communication noun.event noun.feeling noun.food noun.group "
-    "noun.location noun.motive noun.object noun.person noun.phenomenon noun.plant "
-    "noun.possession noun.process noun.quantity noun.relation noun.shape noun.state "
-    "noun.substance noun.time verb.body verb.change verb.cognition verb.communication "
-    "verb.competition verb.consumption verb.contact verb.creation verb.emotion verb.motion "
-    "verb.perception verb.possession verb.social verb.stative verb.weather adj.ppl"
-).split()
 
 
 def karate_club():
@@ -53,7 +44,7 @@ def wordnet_graph(feature_dim=256, directory=WORDNET_DIR):
     Nodes are synsets; an edge joins two synsets whenever one has a pointer
     (hypernym, hyponym, meronym, antonym, derivation, ...) to the other,
     stored in both directions. A node's label is its lexicographer file
-    (supersense, 45 classes, `LEXNAMES`). Node features are the synset's part
+    (supersense, 45 classes, named in `SUPERSENSES`). Node features are the synset's part
     of speech (4 one-hot columns) followed by a hashed, L2-normalised bag of
     words of its gloss and lemmas (`feature_dim - 4` columns).
 
