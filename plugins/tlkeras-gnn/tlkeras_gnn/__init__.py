@@ -19,6 +19,7 @@ from tlkeras_gnn.graph_batch import from_networkx
 from tlkeras_gnn.graph_batch import graph_dataset
 from tlkeras_gnn.graph_batch import induced_subgraph
 from tlkeras_gnn.graph_batch import node_dataset
+from tlkeras_gnn.graph_batch import node_dataset_fn
 from tlkeras_gnn.graph_batch import unbatch_graphs
 from tlkeras_gnn.graph_classifier_head import GraphClassifierHead
 from tlkeras_gnn.graph_contrastive import GraphContrastive
@@ -64,6 +65,7 @@ __all__ = [
     "message_passing_backbone",
     "negative_pairs",
     "node_dataset",
+    "node_dataset_fn",
     "nt_xent",
     "unbatch_graphs",
 ]

@@ -6,6 +6,7 @@ import numpy as np
 from tlkeras import Backbone
 from tlkeras_gnn.graph_batch import EDGE_INDEX
 from tlkeras_gnn.graph_batch import GRAPH_IDS
+from tlkeras_gnn.graph_batch import GRAPH_SIZES
 from tlkeras_gnn.graph_batch import NODE_FEATURES
 from tlkeras_gnn.graph_batch import batch_graphs
 
@@ -19,9 +20,10 @@ class GraphBackbone(Backbone):
 
     Its inputs are the dict of `tlkeras_gnn.graph_batch` (node features
     `(num_nodes, input_dim)`, edge index `(2, num_edges)`, graph ids
-    `(num_nodes,)`) and its output is `(num_nodes, hidden_dim)`: the leading
-    axis of every tensor is nodes or edges, not examples. Heads that need the
-    batch structure (`graph_classifier` reads `graph_ids`) receive the model
+    `(num_nodes,)`, graph sizes `(num_graphs,)`) and its output is
+    `(num_nodes, hidden_dim)`: the leading axis of every tensor is nodes,
+    edges or graphs, not examples. Heads that need the batch structure
+    (`graph_classifier` reads `graph_ids` and `graph_sizes`) receive the model
     inputs from `tlkeras.build`. Feed it `tf.data` batches from
     `graph_dataset`: Keras cannot slice a disjoint union along axis 0.
 
@@ -74,9 +76,10 @@ class GraphBackbone(Backbone):
 
 
 def graph_inputs(input_dim):
-    """The three `keras.Input`s of a graph batch, keyed as in `graph_batch`."""
+    """The four `keras.Input`s of a graph batch, keyed as in `graph_batch`."""
     return {
         NODE_FEATURES: keras.Input(shape=(input_dim,), name=NODE_FEATURES),
         EDGE_INDEX: keras.Input(batch_shape=(2, None), dtype="int32", name=EDGE_INDEX),
         GRAPH_IDS: keras.Input(shape=(), dtype="int32", name=GRAPH_IDS),
+        GRAPH_SIZES: keras.Input(shape=(), dtype="int32", name=GRAPH_SIZES),
     }

@@ -4,7 +4,7 @@ A batch of graphs is one big graph whose components are the examples, so a
 GNN layer runs once per batch with gathers and segment sums over the edge list.
 Memory grows with nodes + edges; there is never a dense N x N adjacency.
 
-A batch is a dict of three arrays:
+A batch is a dict of four arrays:
 
 - `"node_features"`: float32 `(num_nodes, feature_dim)`, the graphs' nodes one
   after the other.
@@ -12,6 +12,10 @@ A batch is a dict of three arrays:
   the receiver (target) node, both indices into the batch's nodes.
 - `"graph_ids"`: int32 `(num_nodes,)`: which graph of the batch each node is in,
   `0 .. num_graphs - 1`.
+- `"graph_sizes"`: int32 `(num_graphs,)`: nodes per graph. Its length is the
+  number of graphs as a *shape*, which a compiled step can use as a static
+  segment count (a jitted JAX step cannot read it from the values of
+  `graph_ids`).
 """
 
 import numpy as np
@@ -19,6 +23,7 @@ import numpy as np
 NODE_FEATURES = "node_features"
 EDGE_INDEX = "edge_index"
 GRAPH_IDS = "graph_ids"
+GRAPH_SIZES = "graph_sizes"
 
 
 def from_networkx(graph, node_features=None):
@@ -75,7 +80,8 @@ def batch_graphs(graphs):
             `"edge_index"` `(2, e_i)` (as from `from_networkx`).
 
     Returns:
-        A dict with `"node_features"`, `"edge_index"` and `"graph_ids"`.
+        A dict with `"node_features"`, `"edge_index"`, `"graph_ids"` and
+        `"graph_sizes"`.
 
     Example:
 
@@ -97,6 +103,7 @@ def batch_graphs(graphs):
         NODE_FEATURES: np.concatenate(features),
         EDGE_INDEX: np.concatenate([e + o for e, o in zip(edges, offsets, strict=True)], axis=1),
         GRAPH_IDS: np.repeat(np.arange(len(graphs), dtype="int32"), sizes),
+        GRAPH_SIZES: sizes.astype("int32"),
     }
 
 
@@ -190,6 +197,7 @@ def graph_dataset(graphs, labels=None, batch_size=32, shuffle=False, seed=None):
             NODE_FEATURES: nodes.flat_values,
             EDGE_INDEX: tf.transpose(edge_rows.flat_values + edge_offsets[:, None]),
             GRAPH_IDS: tf.cast(nodes.value_rowids(), "int32"),
+            GRAPH_SIZES: tf.cast(nodes.row_lengths(), "int32"),
         }
         if "labels" not in element:
             return batch
@@ -257,6 +265,36 @@ def node_dataset(graph, labels, sample_weight=None):
         )
     element = (batch, labels) if sample_weight is None else (batch, labels, sample_weight)
     return tf.data.Dataset.from_tensors(element)
+
+
+def node_dataset_fn(x, y, training=False, seed=None, sample_weight=None):
+    """`dataset_fn` for `tlkeras.compare(..., transductive=True)` on one graph.
+
+    compare() chooses the labelled, validation and test nodes as 0/1 masks
+    over the nodes and passes the whole graph with each mask; this gives the
+    full graph as one batch (`node_dataset`), so one epoch is one full-batch
+    step. `training` and `seed` change nothing: a single batch has no order
+    to shuffle.
+
+    Args:
+        x: a single-graph dict (or batch dict).
+        y: one label per node.
+        training: whether the dataset is for `fit`. Defaults to `False`.
+        seed: the run's seed. Defaults to `None`.
+        sample_weight: the `(num_nodes,)` mask of the nodes this set uses.
+            Defaults to `None`.
+
+    Example:
+
+    ```python
+    results = tlkeras.compare(
+        {"scratch": dict(weights=None), "pretrained": dict(weights=path, freeze=False)},
+        (graph, labels), test_nodes, transductive=True, dataset_fn=node_dataset_fn,
+        backbone="gcn", head="node_classifier", input_dim=64, shots=(2, 10), epochs=100,
+    )
+    ```
+    """
+    return node_dataset(x, y, sample_weight)
 
 
 def induced_subgraph(graph, nodes):

@@ -4,6 +4,7 @@ import keras
 
 from tlkeras.heads import ClassifierHead
 from tlkeras_gnn.graph_batch import GRAPH_IDS
+from tlkeras_gnn.graph_batch import GRAPH_SIZES
 from tlkeras_gnn.graph_readout import GraphReadout
 from tlkeras_gnn.sublayers import inherit as _inherit
 
@@ -13,8 +14,8 @@ class GraphClassifierHead(ClassifierHead):
     """Readout over graph ids -> dropout -> Dense(num_classes) with softmax.
 
     Registered as `head="graph_classifier"`. It takes the backbone's node
-    embeddings unpooled and reads `graph_ids` from the model inputs, so its
-    output has one row per graph of the batch.
+    embeddings unpooled and reads `graph_ids` and `graph_sizes` from the model
+    inputs, so its output has one row per graph of the batch.
 
     Args:
         num_classes: number of classes, an int >= 2.
@@ -46,12 +47,12 @@ class GraphClassifierHead(ClassifierHead):
         super().build(input_shape)
 
     def call(self, inputs, model_inputs=None, training=None):
-        if not isinstance(model_inputs, dict) or GRAPH_IDS not in model_inputs:
+        if not isinstance(model_inputs, dict) or not {GRAPH_IDS, GRAPH_SIZES} <= set(model_inputs):
             raise ValueError(
-                f"GraphClassifierHead needs the model inputs with {GRAPH_IDS!r} (tlkeras.build "
-                f"passes them). Received: model_inputs={model_inputs!r}"
+                f"GraphClassifierHead needs the model inputs with {GRAPH_IDS!r} and "
+                f"{GRAPH_SIZES!r} (tlkeras.build passes them). Received: model_inputs={model_inputs!r}"
             )
-        graphs = self.readout(inputs, model_inputs[GRAPH_IDS])
+        graphs = self.readout(inputs, model_inputs[GRAPH_IDS], model_inputs[GRAPH_SIZES])
         return super().call(graphs, training=training)
 
     def get_config(self):

@@ -6,6 +6,7 @@ from keras import ops
 from tlkeras.pretrain.nt_xent import nt_xent as simclr_nt_xent
 from tlkeras_gnn.graph_batch import EDGE_INDEX
 from tlkeras_gnn.graph_batch import GRAPH_IDS
+from tlkeras_gnn.graph_batch import GRAPH_SIZES
 from tlkeras_gnn.graph_batch import NODE_FEATURES
 from tlkeras_gnn.graph_readout import GraphReadout
 from tlkeras_gnn.segment_ops import num_rows
@@ -129,7 +130,8 @@ class GraphContrastive(keras.Model):
 
         The view has one extra isolated node (zero features, its own graph id)
         at the end that receives the dropped edges; its embedding is not read
-        out. Call it twice for two independent views.
+        out, and `graph_sizes` stays that of the real graphs. Call it twice
+        for two independent views.
 
         Args:
             inputs: a graph batch dict (`tlkeras_gnn.graph_batch`).
@@ -154,7 +156,12 @@ class GraphContrastive(keras.Model):
         )
         spare_graph = ops.cast(ops.max(graph_ids) + 1, graph_ids.dtype)
         graph_ids = ops.concatenate([graph_ids, ops.reshape(spare_graph, (1,))], axis=0)
-        return {NODE_FEATURES: features, EDGE_INDEX: edge_index, GRAPH_IDS: graph_ids}
+        return {
+            NODE_FEATURES: features,
+            EDGE_INDEX: edge_index,
+            GRAPH_IDS: graph_ids,
+            GRAPH_SIZES: ops.convert_to_tensor(inputs[GRAPH_SIZES]),
+        }
 
     def embed(self, inputs, training=False):
         """Projected graph vectors `(num_graphs, projection_dim)` of a (view) batch.
@@ -165,7 +172,7 @@ class GraphContrastive(keras.Model):
         embeddings = self.backbone(inputs, training=training)
         graph_ids = inputs[GRAPH_IDS]
         real = num_rows(graph_ids) - 1
-        graph_vectors = self.readout(embeddings[:real], graph_ids[:real])
+        graph_vectors = self.readout(embeddings[:real], graph_ids[:real], inputs[GRAPH_SIZES])
         return self.projection(graph_vectors, training=training)
 
     def call(self, inputs, training=False):

@@ -23,11 +23,16 @@ class GraphReadout(keras.layers.Layer):
     Call arguments:
         node_embeddings: `(num_nodes, d)`.
         graph_ids: `(num_nodes,)` int, `0 .. num_graphs - 1`.
+        graph_sizes: optional `(num_graphs,)` nodes per graph; only its
+            length is read, as the number of graphs (a static shape, which a
+            jitted JAX step needs). Without it the count is `max(graph_ids) + 1`,
+            a value, which works eagerly and on TensorFlow but not inside
+            `jax.jit`. Defaults to `None`.
 
     Example:
 
     ```python
-    graph_vectors = GraphReadout("sum")(embeddings, batch["graph_ids"])  # (num_graphs, d)
+    graph_vectors = GraphReadout("sum")(embeddings, batch["graph_ids"], batch["graph_sizes"])
     ```
     """
 
@@ -47,9 +52,11 @@ class GraphReadout(keras.layers.Layer):
         if self.gate is not None:
             self.gate.build(input_shape)
 
-    def call(self, node_embeddings, graph_ids):
-        # The batch's graph count is data: graphs are numbered 0 .. max id.
-        num_graphs = ops.max(graph_ids) + 1
+    def call(self, node_embeddings, graph_ids, graph_sizes=None):
+        if graph_sizes is None:
+            num_graphs = ops.max(graph_ids) + 1
+        else:
+            num_graphs = ops.shape(graph_sizes)[0]
         if self.mode == "max":
             return safe_segment_max(node_embeddings, graph_ids, num_graphs)
         if self.mode == "attention":
@@ -62,8 +69,9 @@ class GraphReadout(keras.layers.Layer):
         counts = ops.segment_sum(ones, graph_ids, num_segments=num_graphs)
         return total / ops.maximum(counts, 1.0)[:, None]
 
-    def compute_output_shape(self, node_embeddings_shape, graph_ids_shape):
-        return (None, node_embeddings_shape[-1])
+    def compute_output_shape(self, node_embeddings_shape, graph_ids_shape, graph_sizes_shape=None):
+        num_graphs = None if graph_sizes_shape is None else graph_sizes_shape[0]
+        return (num_graphs, node_embeddings_shape[-1])
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}
