@@ -14,5 +14,15 @@ from tlkeras.domain.domain_adaptation_model import DomainAdaptationModel
 from tlkeras.domain.losses import coral_loss
 from tlkeras.domain.losses import mmd_loss
 from tlkeras.domain.pairing import pair_datasets
+from tlkeras.domain.reverse_validation import ReverseValidation
+from tlkeras.domain.reverse_validation import reverse_validation
 
-__all__ = ["DomainAdaptationModel", "adapt", "coral_loss", "mmd_loss", "pair_datasets"]
+__all__ = [
+    "DomainAdaptationModel",
+    "ReverseValidation",
+    "adapt",
+    "coral_loss",
+    "mmd_loss",
+    "pair_datasets",
+    "reverse_validation",
+]
