@@ -3,14 +3,21 @@
 Stage 1 pre-trains a small CNN with `tlkeras.pretrain(objective="contrastive")` on
 all 60,000 training images without their labels (checkpointed every epoch: run
 the script again to resume), and saves it as a preset. Stage 2 registers the
-preset and runs `tlkeras.compare` with 1% and 10% of the labels (class-balanced),
-scored on the 10,000 test images:
+preset and runs `tlkeras.compare` with 1% (5 seeds) and 10% (1 seed) of the labels
+(class-balanced), scored on the 10,000 test images:
 
 - scratch: the same CNN, randomly initialised, trained end to end;
 - ssl_linear_probe: the SimCLR CNN frozen, a linear classifier on top;
 - ssl_fine_tune: the SimCLR CNN trained end to end;
-- effnet_linear_probe / effnet_fine_tune: ImageNet EfficientNet-Lite0 at 64x64 RGB
-  (fine-tuned at 1% only: its 10% run does not fit the CPU budget).
+- ssl_fine_tune_<strategies>: the same with tlkeras's transfer strategies, by
+  default ULMFiT's gradual unfreezing and discriminative rates with the
+  backbone's BatchNorm frozen (`--fine-tune-strategies`);
+- effnet_linear_probe / effnet_fine_tune / effnet_fine_tune_<strategies>: ImageNet
+  EfficientNet-Lite0 at 64x64 RGB (fine-tuned at 1% only: its 10% run does not
+  fit the CPU budget).
+
+`--validation` chooses a recipe without the test set: pre-training on training
+images 0-49,999, labelled subsets from them, scores on training images 50,000-59,999.
 
 Usage: .venv/bin/python bench/ssl_fashion_mnist.py [--epochs 15] [--out runs/ssl_fashion_mnist]
 """
@@ -25,6 +32,7 @@ import pandas as pd
 import tlkeras
 from tlkeras.data.fashion_mnist import load_fashion_mnist
 from tlkeras.evaluation.learning_curve_demo import fashion_mnist_dataset_fn
+from tlkeras.pretrain import ImageAugmentation
 
 PRESET_NAME = "my_simclr_fmnist"
 HEAD = "standardized_classifier"
@@ -73,6 +81,10 @@ def pretrain_stage(x_unlabeled, args):
     if os.path.isdir(preset):
         print(f"[ssl] preset exists, skipping pre-training: {preset}")
         return preset
+    # Passed only when changed, so a default run keeps resuming checkpoints of earlier passes.
+    augmentation = dict(crop=args.crop, brightness=args.brightness, contrast=args.contrast)
+    changed = augmentation != dict(crop=0.4, brightness=0.4, contrast=0.4)
+    extra = dict(augmentation=ImageAugmentation(**augmentation, seed=0)) if changed else {}
     start = time.perf_counter()
     backbone = tlkeras.pretrain(
         small_cnn(),
@@ -85,6 +97,7 @@ def pretrain_stage(x_unlabeled, args):
         checkpoint_dir=os.path.join(args.out, "checkpoint"),
         seed=0,
         verbose=2,
+        **extra,
     )
     print(f"[ssl] pre-training wall time this run: {time.perf_counter() - start:.0f} s")
     return tlkeras.save_preset(backbone, preset, name=PRESET_NAME, overwrite=True)
@@ -104,24 +117,38 @@ def evaluate_stage(train, test, args):
         "ssl_linear_probe": dict(backbone=PRESET_NAME, **probe),
         "ssl_fine_tune": dict(backbone=PRESET_NAME, **end_to_end),
     }
-    effnet = dict(backbone="efficientnet_lite0", input_shape=(64, 64, 3))
-    effnet_fn = fashion_mnist_dataset_fn(64, batch_size=64)
-    runs = [
-        dict(configs=cnn_configs, fractions=(0.01,), seeds=args.seeds),
-        dict(configs=cnn_configs, fractions=(0.1,), seeds=(0,)),
-        dict(
-            configs={"effnet_linear_probe": dict(**effnet, **probe)},
-            fractions=(0.01, 0.1),
-            seeds=(0,),
-            dataset_fn=effnet_fn,
-        ),
-        dict(
-            configs={"effnet_fine_tune": dict(**effnet, freeze=False, learning_rate=1e-4)},
-            fractions=(0.01,),
-            seeds=(0,),
-            dataset_fn=effnet_fn,
-        ),
-    ]
+    # tlkeras's transfer strategies for a pretrained backbone, e.g. ULMFiT's
+    # "gradual,discriminative": same budget, head and peak rate as plain fine-tuning.
+    strategies = {
+        strategy.replace(",", "+"): dict(strategy=strategy.split(","), learning_rate=1e-3)
+        for strategy in args.fine_tune_strategies
+    }
+    for name, strategy in strategies.items():
+        cnn_configs[f"ssl_fine_tune_{name}"] = dict(backbone=PRESET_NAME, **strategy)
+    runs = [dict(configs=cnn_configs, fractions=(0.01,), seeds=args.seeds)]
+    if args.ten_percent:
+        runs.append(dict(configs=cnn_configs, fractions=(0.1,), seeds=(0,)))
+    if args.effnet:
+        effnet = dict(backbone="efficientnet_lite0", input_shape=(64, 64, 3))
+        effnet_fn = fashion_mnist_dataset_fn(64, batch_size=64)
+        fine_tunes = {"effnet_fine_tune": dict(**effnet, freeze=False, learning_rate=1e-4)}
+        for name, strategy in strategies.items():
+            fine_tunes[f"effnet_fine_tune_{name}"] = dict(**effnet, **strategy)
+        runs += [
+            dict(
+                configs={"effnet_linear_probe": dict(**effnet, **probe)},
+                fractions=(0.01, 0.1),
+                seeds=(0,),
+                dataset_fn=effnet_fn,
+            ),
+            dict(configs=fine_tunes, fractions=(0.01,), seeds=(0,), dataset_fn=effnet_fn),
+        ]
+    if args.configs:  # a subset of the rows, e.g. to add one to an earlier run
+        runs = [
+            dict(run, configs={k: v for k, v in run["configs"].items() if k in args.configs})
+            for run in runs
+        ]
+        runs = [run for run in runs if run["configs"]]
     frames = []
     for run in runs:
         start = time.perf_counter()
@@ -129,6 +156,7 @@ def evaluate_stage(train, test, args):
         print(f"[ssl] {sorted(run['configs'])} {run['fractions']}: "
               f"{time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip
         _table(pd.concat(frames)).to_csv(os.path.join(args.out, "results.csv"))
+        pd.concat(frames).to_csv(os.path.join(args.out, "results_per_run.csv"))  # per seed
     return _table(pd.concat(frames))
 
 
@@ -149,12 +177,35 @@ def main():
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--temperature", type=float, default=0.2)
     parser.add_argument("--probe-epochs", type=int, default=20)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--crop", type=float, default=0.4)
+    parser.add_argument("--brightness", type=float, default=0.4)
+    parser.add_argument("--contrast", type=float, default=0.4)
+    parser.add_argument(
+        "--fine-tune-strategies",
+        nargs="*",
+        default=["gradual,discriminative,frozen_batchnorm"],
+        help='more fine-tuning rows, each a comma-separated strategy list: "gradual,discriminative"',
+    )
+    parser.add_argument("--configs", nargs="*", default=[], help="only these rows (config names)")
+    parser.add_argument("--no-ten-percent", dest="ten_percent", action="store_false")
+    parser.add_argument("--no-effnet", dest="effnet", action="store_false")
+    parser.add_argument(
+        "--validation",
+        action="store_true",
+        help="choose a recipe without the test set: pre-train on training images 0-49,999, "
+        "take the labelled subsets from them and score on training images 50,000-59,999",
+    )
     parser.add_argument("--out", default="runs/ssl_fashion_mnist")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     x_train, y_train = load_fashion_mnist("train")
-    x_test, y_test = load_fashion_mnist("test")
+    if args.validation:
+        x_train, y_train, x_test, y_test = (
+            x_train[:50_000], y_train[:50_000], x_train[50_000:], y_train[50_000:]
+        )  # fmt: skip
+    else:
+        x_test, y_test = load_fashion_mnist("test")
     pretrain_stage(x_train, args)  # the labels are never read here
     table = evaluate_stage((x_train[..., None], y_train), (x_test[..., None], y_test), args)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
