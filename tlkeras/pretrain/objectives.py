@@ -2,10 +2,10 @@
 
 An objective is a factory `factory(backbone, seed=None, **kwargs)` returning a
 `keras.Model` that holds the backbone as `.backbone` and trains with `fit()` on
-unlabeled batches (no targets). Image objectives are built in; graph objectives
-come from the `tlkeras-gnn` plugin (imported when first used); other modalities
-register theirs with `register_objective`, e.g. masked-LM continued pre-training
-for text backbones.
+unlabeled batches (no targets). Image and text objectives are built in (text:
+keras-hub's masked-LM and causal-LM tasks, through `tlkeras.text`); graph
+objectives come from the `tlkeras-gnn` plugin (imported when first used); other
+modalities register theirs with `register_objective`.
 """
 
 import importlib
@@ -18,6 +18,8 @@ _lock = threading.RLock()
 _OBJECTIVES = {
     ("image", "contrastive"): "tlkeras.pretrain.simclr:SimCLR",
     ("image", "reconstruction"): "tlkeras.pretrain.masked_reconstruction:MaskedReconstruction",
+    ("text", "masked_lm"): "tlkeras.text.language_model_pretrainer:masked_lm",
+    ("text", "next_token"): "tlkeras.text.language_model_pretrainer:next_token",
     ("graph", "contrastive"): "tlkeras_gnn.graph_contrastive:GraphContrastive",
     ("graph", "attribute_masking"): "tlkeras_gnn.attribute_masking:AttributeMasking",
 }
@@ -34,9 +36,9 @@ def register_objective(name, modality):
     Example:
 
     ```python
-    @register_objective("masked_lm", modality="text")
-    def masked_lm(backbone, seed=None, mask_rate=0.15):
-        return MaskedLMPretrainer(backbone, mask_rate=mask_rate, seed=seed)
+    @register_objective("span_corruption", modality="text")
+    def span_corruption(backbone, seed=None, span_length=3):
+        return SpanCorruptionPretrainer(backbone, span_length=span_length, seed=seed)
     ```
     """
     if not isinstance(name, str) or not name:

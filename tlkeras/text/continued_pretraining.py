@@ -1,104 +1,131 @@
-"""Domain-adaptive masked-language-model pre-training of a text transformer (ULMFiT's middle stage)."""
+"""Domain-adaptive language-model pre-training of a text transformer (ULMFiT's middle stage)."""
 
 import keras
+import numpy as np
 
 from tlkeras.errors import ConfigurationError
-
-# keras-hub encoder class -> (its MaskedLM task, that task's preprocessor).
-MASKED_LM_TASKS = {
-    "BertBackbone": ("BertMaskedLM", "BertMaskedLMPreprocessor"),
-    "DistilBertBackbone": ("DistilBertMaskedLM", "DistilBertMaskedLMPreprocessor"),
-    "RobertaBackbone": ("RobertaMaskedLM", "RobertaMaskedLMPreprocessor"),
-}
+from tlkeras.text.language_model_pretrainer import LANGUAGE_MODEL_TASKS
+from tlkeras.text.language_model_pretrainer import OBJECTIVE_LABELS
 
 
 def continue_pretraining(
     backbone,
     texts,
     *,
+    objective="auto",
     epochs=1,
     batch_size=32,
     learning_rate=5e-5,
-    mask_rate=0.15,
+    mask_rate=None,
+    checkpoint_dir=None,
+    seed=0,
     callbacks=None,
     verbose="auto",
     **backbone_kwargs,
 ):
-    """Continues masked-LM pre-training on unlabeled `texts`; returns the adapted backbone.
+    """Continues language-model pre-training on unlabeled `texts`; returns the adapted backbone.
 
-    Wraps the backbone's keras-hub encoder in keras-hub's own `MaskedLM`
-    task (BERT, DistilBERT or RoBERTa) with its `MaskedLMPreprocessor` over
-    the backbone's tokenizer: 15% of the tokens are selected, 80% of those
-    replaced by the mask token, 10% by a random token, and the encoder learns
-    to predict the originals. The encoder's weights are updated in place, so
-    the returned backbone is the one passed (or built) with domain-adapted
-    weights, ready for `tlkeras.build(backbone, ...)`.
+    Runs `tlkeras.pretrain` with a text objective (a `LanguageModelPretrainer`
+    over keras-hub's own task and preprocessor) and AdamW at a constant
+    `learning_rate`:
+
+    - `"masked_lm"` for BERT, DistilBERT and RoBERTa: 15% of the tokens are
+      selected, 80% of those replaced by the mask token, 10% by a random
+      token, and the encoder learns to predict the originals;
+    - `"next_token"` for GPT-2: every token predicts the next one (keras-hub's
+      `CausalLM`), ULMFiT's language-model fine-tuning.
+
+    The transformer's weights are updated in place, so the returned backbone
+    is the one passed (or built) with domain-adapted weights, ready for
+    `tlkeras.build(backbone, ...)`; `backbone.save_to_preset(folder)` keeps
+    it as a keras-hub preset that `build(name, weights=folder)` loads.
 
     Args:
         backbone: a text transformer backbone (`"bert"`, `"distilbert"`,
-            `"roberta"`) or its registered name.
+            `"roberta"`, `"gpt2"`) or its registered name.
         texts: unlabeled strings (a list, a NumPy array or a
-            `tf.data.Dataset` of strings).
+            `tf.data.Dataset` of strings). Lists and arrays are shuffled anew
+            each epoch from `(seed, epoch)` and the last partial batch is
+            dropped; a dataset is shuffled with a buffer of 10,000.
+        objective: `"masked_lm"`, `"next_token"`, or `"auto"`: the one the
+            backbone's transformer was pre-trained with. Defaults to `"auto"`.
         epochs: passes over `texts`. Defaults to `1`.
         batch_size: texts per step. Defaults to `32`.
         learning_rate: AdamW learning rate. Defaults to `5e-5`.
-        mask_rate: share of tokens selected for prediction. Defaults to `0.15`.
+        mask_rate: share of tokens selected for prediction, masked LM only.
+            Defaults to `None` (`0.15`).
+        checkpoint_dir: folder for per-epoch checkpoints; a later call with
+            the same folder and settings resumes after the last finished
+            epoch. Defaults to `None` (no checkpoints).
+        seed: seed of the data order and the masks. Defaults to `0`.
         callbacks: Keras callbacks for the pre-training `fit()` (e.g. a
             `keras.callbacks.History` to read the loss). Defaults to `None`.
-        verbose: passed to `fit()`. Defaults to `"auto"`.
+        verbose: passed to `fit()` (a progress bar with the loss and the
+            token accuracy). Defaults to `"auto"`.
         **backbone_kwargs: passed to the factory when `backbone` is a name
             (`weights=`, `sequence_length=`, ...).
 
     Returns:
         The `TransformerBackbone`, its `weights_source` noting the
-        continued pre-training.
+        continued pre-training and its `pretraining_info` the per-epoch
+        history.
 
     Example:
 
     ```python
     backbone = tlkeras.text.continue_pretraining(
-        "bert", unlabeled_texts, weights="all-minilm-l6-v2", epochs=2
+        "gpt2", unlabeled_texts, weights="presets/gpt2", epochs=2
     )
-    model = tlkeras.build(backbone, num_classes=45, freeze=False)
+    backbone.save_to_preset("presets/gpt2_adapted")
+    model = tlkeras.build("gpt2", weights="presets/gpt2_adapted", num_classes=45,
+                          pooling="last", freeze=False)
     ```
     """
-    import keras_hub
     import tensorflow as tf
 
-    from tlkeras.backbones.transformer_backbone import TransformerBackbone
     from tlkeras.builder import get_backbone
+    from tlkeras.pretrain import pretrain
 
     backbone = get_backbone(backbone, **backbone_kwargs)
-    encoder_class = type(getattr(backbone, "encoder", None)).__name__
-    if not isinstance(backbone, TransformerBackbone) or encoder_class not in MASKED_LM_TASKS:
-        raise ConfigurationError(
-            "Masked-LM pre-training needs a text transformer backbone with one of the "
-            f"encoders {sorted(MASKED_LM_TASKS)}. Received: backbone={backbone.name!r} "
-            f"({type(backbone).__name__}, encoder {encoder_class})"
-        )
-    if not 0.0 < float(mask_rate) < 1.0:
-        raise ConfigurationError(f"mask_rate must be in (0, 1). Received: mask_rate={mask_rate!r}")
-    task_name, preprocessor_name = MASKED_LM_TASKS[encoder_class]
-    preprocessor = getattr(keras_hub.models, preprocessor_name)(
-        tokenizer=backbone.tokenizer,
-        sequence_length=backbone.sequence_length,
-        mask_selection_rate=mask_rate,
-        mask_selection_length=max(1, round(backbone.sequence_length * mask_rate * 2)),
-    )
-    task = getattr(keras_hub.models, task_name)(
-        backbone=backbone.encoder, preprocessor=preprocessor
-    )
-    task.compile(
+    objective = _resolve_objective(objective, backbone)
+    objective_kwargs = {} if mask_rate is None else {"mask_rate": mask_rate}
+    if isinstance(texts, tf.data.Dataset):
+        count = int(texts.cardinality())
+        texts = texts.shuffle(10_000, seed=seed).batch(batch_size)
+    else:
+        texts = np.asarray(list(texts), dtype=object)
+        count = len(texts)
+    pretrain(
+        backbone,
+        texts,
+        objective=objective,
+        epochs=epochs,
+        batch_size=batch_size,
         optimizer=keras.optimizers.AdamW(learning_rate=learning_rate),
-        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        checkpoint_dir=checkpoint_dir,
+        seed=seed,
+        callbacks=callbacks,
+        verbose=verbose,
+        **objective_kwargs,
     )
-    if not isinstance(texts, tf.data.Dataset):
-        texts = tf.data.Dataset.from_tensor_slices(tf.constant(list(texts), dtype=tf.string))
-    count = int(texts.cardinality())
-    # The preprocessor masks anew each epoch, inside the input pipeline.
-    data = texts.shuffle(max(1, min(count, 10_000)), seed=0).batch(batch_size)
-    task.fit(data, epochs=epochs, callbacks=callbacks, verbose=verbose)
     backbone.weights_source = (
-        f"{backbone.weights_source or 'random'} + masked-LM on {count} texts x {epochs} epochs"
+        f"{backbone.weights_source or 'random'} + {OBJECTIVE_LABELS[objective]} on "
+        f"{count} texts x {epochs} epochs"
     )
     return backbone
+
+
+def _resolve_objective(objective, backbone):
+    """`"auto"` -> the objective whose keras-hub task fits the backbone's transformer."""
+    if objective != "auto":
+        return objective
+    encoder_class = type(getattr(backbone, "encoder", None)).__name__
+    for name, tasks in LANGUAGE_MODEL_TASKS.items():
+        if encoder_class in tasks:
+            return name
+    known = sorted(c for tasks in LANGUAGE_MODEL_TASKS.values() for c in tasks)
+    raise ConfigurationError(
+        f"Language-model pre-training needs a text transformer backbone with one of the "
+        f"keras-hub models {known}. Received: backbone={getattr(backbone, 'name', backbone)!r} "
+        f"({type(backbone).__name__}, transformer {encoder_class})"
+    )
