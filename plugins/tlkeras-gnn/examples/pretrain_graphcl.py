@@ -5,10 +5,11 @@
 Synthetic NetworkX graphs of three generators with matched size and density
 (Erdos-Renyi, Barabasi-Albert, Watts-Strogatz; node features one-hot of the
 capped degree). `GraphContrastive` pre-trains a GIN backbone on unlabelled
-graphs; then, for each seed, the same architecture trains a graph classifier
-on `--per-class` labelled graphs per class from the pretrained weights
-(fine-tuned) and from scratch, with the same epochs and optimizer, and is
-scored on held-out graphs.
+graphs; then `tlkeras.compare()` trains a graph classifier from the pretrained
+weights (fine-tuned) and from scratch on the same `--shots` labelled graphs
+per class per seed, with the same budget, and scores both on held-out graphs.
+compare() slices `x` by example, so `x` is graph indices and
+`graph_dataset_fn` turns the chosen indices into batches.
 """
 
 import argparse
@@ -24,6 +25,7 @@ import numpy as np  # noqa: E402
 from tlkeras_gnn import GraphContrastive  # noqa: E402
 from tlkeras_gnn import from_networkx  # noqa: E402
 from tlkeras_gnn import graph_dataset  # noqa: E402
+from tlkeras_gnn import graph_dataset_fn  # noqa: E402
 
 import tlkeras  # noqa: E402
 from tlkeras.builder import get_backbone  # noqa: E402
@@ -49,35 +51,30 @@ def make_graphs(count, seed):
     return graphs, np.asarray(labels)
 
 
-def build(weights):
-    return tlkeras.build(
-        "gin",
-        head="graph_classifier",
-        num_classes=3,
-        input_dim=FEATURE_DIM,
-        hidden_dim=32,
-        weights=weights,
-        freeze=False,
-    )
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--unlabelled", type=int, default=600)
     parser.add_argument("--pretrain-epochs", type=int, default=20)
-    parser.add_argument("--per-class", type=int, default=5)
+    parser.add_argument("--feature-mask-rate", type=float, default=0.2)
+    parser.add_argument("--edge-drop-rate", type=float, default=0.2)
+    parser.add_argument("--shots", type=int, nargs="+", default=[2, 5])
     parser.add_argument("--finetune-epochs", type=int, default=60)
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     args = parser.parse_args()
 
     unlabelled, _ = make_graphs(args.unlabelled, seed=1)
     pool, pool_labels = make_graphs(300, seed=2)
     test, test_labels = make_graphs(300, seed=3)
-    test_data = graph_dataset(test, test_labels, batch_size=100)
 
     keras.utils.set_random_seed(0)
     backbone = get_backbone("gin", input_dim=FEATURE_DIM, hidden_dim=32, weights=None)
-    pretrainer = GraphContrastive(backbone, projection_dim=32, seed=0)
+    pretrainer = GraphContrastive(
+        backbone,
+        feature_mask_rate=args.feature_mask_rate,
+        edge_drop_rate=args.edge_drop_rate,
+        projection_dim=32,
+        seed=0,
+    )
     pretrainer.compile(optimizer=keras.optimizers.Adam(1e-3))
     start = time.perf_counter()
     data = graph_dataset(unlabelled, batch_size=64, shuffle=True, seed=0)
@@ -86,36 +83,33 @@ def main():
         f"pre-training: {args.unlabelled} unlabelled graphs, {args.pretrain_epochs} epochs, "
         f"NT-Xent {loss[0]:.3f} -> {loss[-1]:.3f}, {time.perf_counter() - start:.0f} s"
     )
-    folder = tempfile.mkdtemp()
-    path = os.path.join(folder, "gin_graphcl.weights.h5")
-    backbone.save_weights(path)
-
-    results = {"graphcl": [], "scratch": []}
-    for seed in range(args.seeds):
-        rng = np.random.default_rng(seed)
-        chosen = np.concatenate(
-            [
-                rng.choice(np.flatnonzero(pool_labels == c), args.per_class, replace=False)
-                for c in range(3)
-            ]
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "gin_graphcl.weights.h5")
+        backbone.save_weights(path)
+        results = tlkeras.compare(
+            {
+                "scratch": dict(weights=None, freeze=False, learning_rate=1e-2),
+                "graphcl_fine_tuned": dict(weights=path, freeze=False, learning_rate=1e-2),
+            },
+            (np.arange(len(pool)), pool_labels),
+            (np.arange(len(pool), len(pool) + len(test)), test_labels),
+            # Full-batch training on the few labelled graphs; 300 test graphs in 3 batches.
+            dataset_fn=graph_dataset_fn(pool + test, batch_size=100),
+            backbone="gin",
+            head="graph_classifier",
+            num_classes=3,
+            input_dim=FEATURE_DIM,
+            hidden_dim=32,
+            shots=args.shots,
+            seeds=args.seeds,
+            epochs=args.finetune_epochs,
         )
-        train = graph_dataset(
-            [pool[i] for i in chosen], pool_labels[chosen], batch_size=len(chosen)
-        )
-        for name, weights in [("graphcl", path), ("scratch", None)]:
-            keras.utils.set_random_seed(100 + seed)
-            model = build(weights)
-            model.compile(
-                optimizer=keras.optimizers.Adam(1e-2),
-                loss="sparse_categorical_crossentropy",
-                metrics=["accuracy"],
-            )
-            model.fit(train, epochs=args.finetune_epochs, verbose=0)
-            accuracy = model.evaluate(test_data, verbose=0, return_dict=True)["accuracy"]
-            results[name].append(accuracy)
-            print(f"seed {seed} {name:8s} test accuracy {accuracy:.3f}")
-    for name, scores in results.items():
-        print(f"{name:8s} {np.mean(scores):.3f} +- {np.std(scores):.3f} over {args.seeds} seeds")
+    accuracy = results[results["metric"] == "accuracy"]
+    print(accuracy.groupby(["shots", "config"])["value"].agg(["mean", "std", "count"]).round(3))
+    paired = accuracy.pivot_table(index=["shots", "seed"], columns="config", values="value")
+    gain = paired["graphcl_fine_tuned"] - paired["scratch"]
+    print("fine-tuned - scratch, paired per seed:")
+    print(gain.groupby("shots").agg(["mean", "std", "min", "max"]).round(3))
 
 
 if __name__ == "__main__":

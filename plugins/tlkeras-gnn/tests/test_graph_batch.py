@@ -6,6 +6,7 @@ import pytest
 from tlkeras_gnn import batch_graphs
 from tlkeras_gnn import from_networkx
 from tlkeras_gnn import graph_dataset
+from tlkeras_gnn import graph_dataset_fn
 from tlkeras_gnn import unbatch_graphs
 
 
@@ -70,3 +71,22 @@ def test_bad_inputs_name_the_value():
         graph_dataset(_graphs(), labels=[0, 1])
     with pytest.raises(ValueError, match="max 5"):
         batch_graphs([{"node_features": np.zeros((2, 1)), "edge_index": [[0], [5]]}])
+
+
+def test_graph_dataset_fn_batches_the_graphs_compare_chose_by_index():
+    graphs = _graphs()
+    dataset_fn = graph_dataset_fn(graphs, batch_size=2)
+    (batch, labels), *_ = dataset_fn(np.array([2, 0]), np.array([5, 6])).as_numpy_iterator()
+    reference = batch_graphs([graphs[2], graphs[0]])
+    for key in ("node_features", "edge_index", "graph_ids", "graph_sizes"):
+        np.testing.assert_array_equal(batch[key], reference[key])
+    assert labels.tolist() == [5, 6]
+    whole = graph_dataset_fn(graphs, batch_size=3)
+    orders = {
+        tuple(labels)
+        for seed in range(8)
+        for _, labels in whole(
+            np.arange(3), np.arange(3), training=True, seed=seed
+        ).as_numpy_iterator()
+    }
+    assert len(orders) > 1, "training batches are shuffled by the run's seed"

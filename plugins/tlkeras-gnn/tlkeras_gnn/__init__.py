@@ -17,6 +17,7 @@ from tlkeras_gnn.graph_backbone import GraphBackbone
 from tlkeras_gnn.graph_batch import batch_graphs
 from tlkeras_gnn.graph_batch import from_networkx
 from tlkeras_gnn.graph_batch import graph_dataset
+from tlkeras_gnn.graph_batch import graph_dataset_fn
 from tlkeras_gnn.graph_batch import induced_subgraph
 from tlkeras_gnn.graph_batch import node_dataset
 from tlkeras_gnn.graph_batch import node_dataset_fn
@@ -59,6 +60,7 @@ __all__ = [
     "gcn",
     "gin",
     "graph_dataset",
+    "graph_dataset_fn",
     "graphsage",
     "induced_subgraph",
     "link_targets",

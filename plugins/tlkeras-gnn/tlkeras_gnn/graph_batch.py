@@ -267,6 +267,42 @@ def node_dataset(graph, labels, sample_weight=None):
     return tf.data.Dataset.from_tensors(element)
 
 
+def graph_dataset_fn(graphs, batch_size=32):
+    """A `dataset_fn` for `tlkeras.compare()` whose `x` is indices into `graphs`.
+
+    compare() slices `x` by example, which a list of graphs of different sizes
+    is not; an int array of graph indices is. The returned function turns the
+    indices (and labels) compare() chose into a `graph_dataset`, shuffled
+    with the run's seed when training.
+
+    Args:
+        graphs: a list of single-graph dicts (see `from_networkx`).
+        batch_size: graphs per batch. Defaults to `32`.
+
+    Returns:
+        `dataset_fn(x, y, training=False, seed=None)`.
+
+    Example:
+
+    ```python
+    results = tlkeras.compare(
+        configs, (np.arange(len(train_graphs)), train_labels),
+        (np.arange(len(train_graphs), len(graphs)), test_labels),
+        dataset_fn=graph_dataset_fn(train_graphs + test_graphs), backbone="gin",
+        head="graph_classifier", input_dim=10, shots=(2, 5), epochs=60,
+    )
+    ```
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1. Received: batch_size={batch_size!r}")
+
+    def dataset_fn(x, y, training=False, seed=None):
+        chosen = [graphs[int(i)] for i in np.asarray(x).ravel()]
+        return graph_dataset(chosen, y, batch_size=batch_size, shuffle=training, seed=seed)
+
+    return dataset_fn
+
+
 def node_dataset_fn(x, y, training=False, seed=None, sample_weight=None):
     """`dataset_fn` for `tlkeras.compare(..., transductive=True)` on one graph.
 
