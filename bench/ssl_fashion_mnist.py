@@ -141,7 +141,9 @@ def evaluate_stage(train, test, args):
                 seeds=(0,),
                 dataset_fn=effnet_fn,
             ),
-            dict(configs=fine_tunes, fractions=(0.01,), seeds=(0,), dataset_fn=effnet_fn),
+            dict(
+                configs=fine_tunes, fractions=(0.01,), seeds=args.effnet_seeds, dataset_fn=effnet_fn
+            ),
         ]
     if args.configs:  # a subset of the rows, e.g. to add one to an earlier run
         runs = [
@@ -178,6 +180,7 @@ def main():
     parser.add_argument("--temperature", type=float, default=0.2)
     parser.add_argument("--probe-epochs", type=int, default=20)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--effnet-seeds", type=int, nargs="+", default=[0], help="its fine-tuning")
     parser.add_argument("--crop", type=float, default=0.4)
     parser.add_argument("--brightness", type=float, default=0.4)
     parser.add_argument("--contrast", type=float, default=0.4)
