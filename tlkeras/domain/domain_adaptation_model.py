@@ -66,6 +66,12 @@ class DomainAdaptationModel(distribution.MultiWorkerTraining, keras.Model):
             layers. Defaults to `(64, 64)`.
         mmd_bandwidths: kernel widths for `method="mmd"`, see `mmd_loss`.
             Defaults to `None` (adapted to the features' scale).
+        target_entropy_weight: weight of the mean entropy of the class
+            predictions on unlabeled target examples, added to the loss
+            (entropy minimisation, Grandvalet & Bengio, 2005; the "+E" of
+            DANN+E / CDAN+E): it pushes the decision boundary away from dense
+            target regions, so aligned features also land in the right class.
+            Needs a single-label classifier head. Defaults to `0.0` (off).
         **kwargs: passed to `keras.Model` (`name`, ...).
 
     Example:
@@ -91,6 +97,7 @@ class DomainAdaptationModel(distribution.MultiWorkerTraining, keras.Model):
         features="bottleneck",
         discriminator_units=(64, 64),
         mmd_bandwidths=None,
+        target_entropy_weight=0.0,
         **kwargs,
     ):
         # Built under the strategy the task model lives in, if any: Keras binds a
@@ -114,6 +121,15 @@ class DomainAdaptationModel(distribution.MultiWorkerTraining, keras.Model):
             self.features = features
             self.discriminator_units = [int(u) for u in discriminator_units]
             self.mmd_bandwidths = None if mmd_bandwidths is None else list(mmd_bandwidths)
+            self.target_entropy_weight = _check_weight(
+                target_entropy_weight, "target_entropy_weight"
+            )
+            if self.target_entropy_weight and task_model.output.shape[-1] in (None, 1):
+                raise ConfigurationError(
+                    "target_entropy_weight needs a classifier with one probability per "
+                    f"class. Received: target_entropy_weight={target_entropy_weight!r} "
+                    f"with outputs of shape {tuple(task_model.output.shape)}"
+                )
 
             # === Layers ===
             # One functional model over the task model's own layers, with the
@@ -158,6 +174,9 @@ class DomainAdaptationModel(distribution.MultiWorkerTraining, keras.Model):
             )
             self.discrepancy_tracker = (
                 keras.metrics.Mean(name=f"{method}_loss") if method in DISCREPANCIES else None
+            )
+            self.entropy_tracker = (
+                keras.metrics.Mean(name="target_entropy") if self.target_entropy_weight else None
             )
 
     # === Layer groups (the task model's; the discriminator always trains) ===
@@ -347,6 +366,13 @@ class DomainAdaptationModel(distribution.MultiWorkerTraining, keras.Model):
             discrepancy = DISCREPANCIES[self.method](source_features, target_features, **options)
             self.discrepancy_tracker.update_state(discrepancy)
             total = total + share * self._adaptation_weight * discrepancy
+        if self.entropy_tracker is not None:
+            probabilities = y_pred["predictions"][n_source : n_source + n_target]
+            entropy = -ops.mean(
+                ops.sum(probabilities * ops.log(ops.maximum(probabilities, 1e-7)), axis=-1)
+            )
+            self.entropy_tracker.update_state(entropy)
+            total = total + share * self.target_entropy_weight * entropy
         if training:
             self._assign_weight(
                 ops.maximum(self._adaptation_weight + self._adaptation_increment, 0.0)
@@ -368,6 +394,7 @@ class DomainAdaptationModel(distribution.MultiWorkerTraining, keras.Model):
             "features": self.features,
             "discriminator_units": self.discriminator_units,
             "mmd_bandwidths": self.mmd_bandwidths,
+            "target_entropy_weight": self.target_entropy_weight,
         }
 
     @classmethod
@@ -421,17 +448,12 @@ def _batch_size(x):
     return ops.shape(keras.tree.flatten(x)[0])[0]
 
 
-def _check_weight(value):
+def _check_weight(value, name="adaptation_weight"):
+    message = f"{name} must be a non-negative number. Received: {name}={value!r}"
     try:
-        value = float(value)
+        number = float(value)
     except (TypeError, ValueError):
-        raise ConfigurationError(
-            f"adaptation_weight must be a non-negative number. Received: "
-            f"adaptation_weight={value!r}"
-        ) from None
-    if not math.isfinite(value) or value < 0.0:
-        raise ConfigurationError(
-            f"adaptation_weight must be a non-negative number. Received: "
-            f"adaptation_weight={value!r}"
-        )
-    return value
+        raise ConfigurationError(message) from None
+    if isinstance(value, bool) or not math.isfinite(number) or number < 0.0:
+        raise ConfigurationError(message)
+    return number
