@@ -18,12 +18,11 @@ def test_a_local_preset_loads_with_its_byte_pair_merges_and_saves_back(tiny_gpt2
 
     backbone = tlkeras.get_backbone("gpt2", weights=tiny_gpt2_preset, sequence_length=8)
     tokens = backbone.tokenize(["the cat"])
-    # The merges apply: "the" and " cat" are one token each, after the end-of-text marker
-    # (and none after them: last-token pooling reads " cat", whose output the LM trains).
-    pieces = ("<|endoftext|>", "the", "Ġcat")
+    # The merges apply: "the" and " cat" are one token each, between end-of-text markers.
+    pieces = ("<|endoftext|>", "the", "Ġcat", "<|endoftext|>")
     expected = [backbone.tokenizer.token_to_id(piece) for piece in pieces]
-    assert tokens["token_ids"][0, :3].tolist() == expected
-    assert tokens["padding_mask"][0].tolist() == [True] * 3 + [False] * 5
+    assert tokens["token_ids"][0, :4].tolist() == expected
+    assert tokens["padding_mask"][0].tolist() == [True] * 4 + [False] * 4
     saved = keras_hub.models.GPT2Backbone.from_preset(tiny_gpt2_preset)
     for ours, theirs in zip(_weights(backbone.encoder), _weights(saved), strict=True):
         np.testing.assert_array_equal(ours, theirs)

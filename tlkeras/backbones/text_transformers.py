@@ -96,11 +96,8 @@ def gpt2(weights="gpt2_base_en", preset=None, sequence_length=128, name="gpt2", 
     """GPT-2 (causal, byte-level BPE) taking raw strings; arguments as for `bert`.
 
     Every token attends only to itself and the tokens before it, so build
-    sequence heads with `pooling="last"` (the text's last token, the only one
-    that has read all of it; padding is skipped) or `"avg"`. Texts are packed
-    as end-of-text + tokens, with no end token after them: a next-token
-    language model trains the output at every position but that one. Layer
-    groups are the
+    sequence heads with `pooling="last"` (the end-of-text token, which has
+    read the whole text; padding is skipped) or `"avg"`. Layer groups are the
     embeddings, each decoder block, then the final layer norm.
     `tlkeras.text.continue_pretraining(..., objective="next_token")` adapts it
     to unlabeled text first.
@@ -163,9 +160,6 @@ def _transformer(family_name, weights, preset, sequence_length, name, architectu
         feedforward_activation=activation,
         # A pre-LN decoder's final norm feeds every feature: its own group, last.
         final_norm_group=family_name == "gpt2",
-        # GPT-2's language model never trains the output at an end-of-text token (it is only a
-        # target), so the last-token features come from the text's own last token.
-        add_end_token=family_name != "gpt2",
     )
 
 

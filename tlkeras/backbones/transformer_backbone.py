@@ -191,7 +191,6 @@ def assemble(
     weights_source,
     feedforward_activation,
     final_norm_group=False,
-    add_end_token=True,
 ):
     """Wires strings -> tokenizer -> packer -> `encoder` into a `TransformerBackbone`."""
     from tlkeras.layers.padding_mask import PaddingMask
@@ -203,7 +202,7 @@ def assemble(
             f"sequence_length exceeds the encoder's max_sequence_length "
             f"({encoder.max_sequence_length}). Received: sequence_length={sequence_length}"
         )
-    packer = TokenPacker(tokenizer, sequence_length, add_end_token, name="token_packer")
+    packer = TokenPacker(tokenizer, sequence_length, name="token_packer")
     # === Functional Model ===
     text = keras.Input(shape=(), dtype="string", name="text")
     token_ids, padding_mask = packer(text)

@@ -18,10 +18,6 @@ class TokenPacker(keras.layers.Layer):
             `end_token_id` and `pad_token_id` (BERT's `[CLS]`/`[SEP]`,
             RoBERTa's `<s>`/`</s>`).
         sequence_length: tokens per example; longer texts are truncated.
-        add_end_token: append the end token. `False` for a causal model
-            whose last-token features should come from the text's last
-            token, which its language model trained (the end token there is
-            only ever a target). Defaults to `True`.
 
     Example:
 
@@ -31,7 +27,7 @@ class TokenPacker(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, tokenizer, sequence_length, add_end_token=True, **kwargs):
+    def __init__(self, tokenizer, sequence_length, **kwargs):
         super().__init__(**kwargs)
         if isinstance(tokenizer, dict):
             tokenizer = keras.saving.deserialize_keras_object(tokenizer)
@@ -45,7 +41,6 @@ class TokenPacker(keras.layers.Layer):
             )
         self.tokenizer = tokenizer
         self.sequence_length = sequence_length
-        self.add_end_token = bool(add_end_token)
         # Eager keras-hub calls take a pure-Python path that returns lists;
         # a model needs the TensorFlow path's tensors in every mode.
         self.tokenizer._allow_python_workflow = False
@@ -62,13 +57,11 @@ class TokenPacker(keras.layers.Layer):
         tokenizer = self.tokenizer
         inputs = tf.reshape(tf.convert_to_tensor(inputs, dtype=tf.string), [-1])
         with no_convert_scope():  # eagerly, keras-hub returns ragged output as lists
-            pieces = tokenizer(inputs)[:, : self.sequence_length - 1 - self.add_end_token]
+            pieces = tokenizer(inputs)[:, : self.sequence_length - 2]
         batch = tf.shape(inputs)[:1]
         start = tf.fill(tf.concat([batch, [1]], 0), tokenizer.start_token_id)
-        parts = [start, tf.cast(pieces, start.dtype)]
-        if self.add_end_token:
-            parts.append(tf.fill(tf.concat([batch, [1]], 0), tokenizer.end_token_id))
-        packed = tf.concat(parts, axis=1)
+        end = tf.fill(tf.concat([batch, [1]], 0), tokenizer.end_token_id)
+        packed = tf.concat([start, tf.cast(pieces, start.dtype), end], axis=1)
         shape = [None, self.sequence_length]
         token_ids = packed.to_tensor(default_value=tokenizer.pad_token_id, shape=shape)
         padding_mask = tf.ones_like(packed, dtype=tf.bool).to_tensor(False, shape=shape)
@@ -86,6 +79,5 @@ class TokenPacker(keras.layers.Layer):
         config.update(
             tokenizer=keras.saving.serialize_keras_object(self.tokenizer),
             sequence_length=self.sequence_length,
-            add_end_token=self.add_end_token,
         )
         return config
