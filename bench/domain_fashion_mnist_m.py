@@ -14,7 +14,7 @@ accuracy is measured on target images made from the Fashion-MNIST test split.
 The DANN paper's anchor, MNIST -> MNIST-M: 0.52 source-only, 0.77 DANN, 0.96
 ceiling. Goal here: DANN closes >= 50% of the source-only -> ceiling gap.
 
-    .venv/bin/python bench/domain_fashion_mnist_m.py --seeds 1   # 493 s on 2 busy cores (load ~9)
+    .venv/bin/python bench/domain_fashion_mnist_m.py   # 3 seeds, about 40 min on 2 busy cores
     .venv/bin/python bench/domain_fashion_mnist_m.py --mixed-precision   # on a GPU
 """
 
@@ -179,12 +179,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--n-train", type=int, default=10_000, help="images per domain")
+    parser.add_argument("--n-train", type=int, default=5_000, help="images per domain")
     parser.add_argument("--n-test", type=int, default=2_000)
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--dann-weight", type=float, default=1.0)
+    # λ = 0.1 was chosen among 0.05 / 0.1 / 0.3 / 1 on target images made from
+    # *training* images outside both halves (seed 0), never on the test split.
+    parser.add_argument("--dann-weight", type=float, default=0.1)
     parser.add_argument("--mixed-precision", action="store_true")
     args = parser.parse_args()
     if args.mixed_precision:
