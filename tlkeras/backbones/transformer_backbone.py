@@ -1,8 +1,6 @@
 """A keras-hub text transformer with its tokenizer attached: raw strings in, tokens out."""
 
 import os
-import shutil
-import tempfile
 
 import keras
 import numpy as np
@@ -116,20 +114,12 @@ class TransformerBackbone(Backbone):
         model = tlkeras.build("gpt2", weights="presets/gpt2_glosses", num_classes=45)
         ```
         """
-        from tlkeras.pretrain.preset import move_into_place
+        from tlkeras.pretrain.preset import replacing_directory
 
         directory = os.path.abspath(os.fspath(directory))
-        parent = os.path.dirname(directory)
-        os.makedirs(parent, exist_ok=True)
-        staging = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.", dir=parent)
-        try:
-            os.chmod(staging, 0o755)  # mkdtemp makes it private; a preset is shared like any folder
+        with replacing_directory(directory) as staging:
             self.encoder.save_to_preset(staging)
             self.tokenizer.save_to_preset(staging)
-            move_into_place(staging, directory)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
         return directory
 
     def lora_targets(self):

@@ -3,11 +3,10 @@
 import os
 import re
 import shutil
-import tempfile
 
 from tlkeras.errors import ConfigurationError
-from tlkeras.pretrain.preset import move_into_place
 from tlkeras.pretrain.preset import read_preset_config
+from tlkeras.pretrain.preset import replacing_directory
 
 _PYPROJECT = """\
 [build-system]
@@ -89,11 +88,7 @@ def write_plugin_package(preset, destination, *, name=None, version="0.1.0", ove
             "pass overwrite=True to replace it."
         )
     module = f"tlkeras_preset_{name.lower()}"
-    parent = os.path.dirname(destination)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(destination)}.", dir=parent)
-    try:
-        os.chmod(staging, 0o755)
+    with replacing_directory(destination) as staging:
         shutil.copytree(os.fspath(preset), os.path.join(staging, module, "preset"))
         fields = dict(
             name=name,
@@ -106,8 +101,4 @@ def write_plugin_package(preset, destination, *, name=None, version="0.1.0", ove
             f.write(_PYPROJECT.format(**fields))
         with open(os.path.join(staging, module, "__init__.py"), "w") as f:
             f.write(_MODULE.format(**fields))
-        move_into_place(staging, destination)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return destination

@@ -1,5 +1,6 @@
 """Preset folders: a backbone's config, weights and preprocessing, written atomically."""
 
+import contextlib
 import copy
 import json
 import os
@@ -53,8 +54,6 @@ def save_preset(backbone, path, *, name=None, overwrite=False):
         raise ConfigurationError(
             f"The preset folder exists. Received: path={path!r}; pass overwrite=True to replace it."
         )
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
     config = {
         "format": PRESET_FORMAT,
         "format_version": FORMAT_VERSION,
@@ -65,16 +64,10 @@ def save_preset(backbone, path, *, name=None, overwrite=False):
         "preprocessing": PREPROCESSING_FILE,
         "pretraining": _plain(getattr(backbone, "pretraining_info", None)),
     }
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", dir=parent)
-    try:
-        os.chmod(staging, 0o755)  # mkdtemp makes it private; a preset is shared like any folder
+    with replacing_directory(path) as staging:
         backbone.save_weights(os.path.join(staging, WEIGHTS_FILE))
         _write_json(os.path.join(staging, CONFIG_FILE), config)
         _write_json(os.path.join(staging, PREPROCESSING_FILE), _preprocessing(backbone))
-        move_into_place(staging, path)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return path
 
 
@@ -155,15 +148,32 @@ def _with_input_shape(backbone_config, input_shape, path):
     return config
 
 
-def move_into_place(staging, path):
-    """Renames the finished folder `staging` to `path`, replacing an existing one."""
-    if not os.path.exists(path):
-        os.rename(staging, path)
-        return
-    retired = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old.", dir=os.path.dirname(path))
-    os.rename(path, os.path.join(retired, "preset"))
-    os.rename(staging, path)
-    shutil.rmtree(retired, ignore_errors=True)
+@contextlib.contextmanager
+def replacing_directory(path):
+    """Yields a staging folder that replaces the folder `path` when the block ends.
+
+    A reader never sees half a folder: everything is written under a
+    temporary name beside `path` and renamed into place; an existing `path`
+    is replaced (a save, unlike `tlkeras.weights.cache.atomic_directory`,
+    which keeps the first copy of a cache entry). On an exception the
+    staging folder is removed and `path` is left as it was.
+    """
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", dir=parent)
+    try:
+        os.chmod(staging, 0o755)  # mkdtemp makes it private; the folder is shared like any
+        yield staging
+        if os.path.exists(path):
+            retired = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old.", dir=parent)
+            os.rename(path, os.path.join(retired, "old"))
+            os.rename(staging, path)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.rename(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def _write_json(path, content):
