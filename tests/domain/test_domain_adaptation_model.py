@@ -194,3 +194,24 @@ def test_gradual_unfreezing_and_layerwise_rates_drive_the_wrapper(make_model, do
     assert history.history["trainable_groups"][-1] > history.history["trainable_groups"][0]
     after = _values(model.backbone.weights)
     assert any(not np.array_equal(a, b) for a, b in zip(backbone_before, after, strict=True))
+
+
+def test_features_of_the_backbone_itself_are_aligned_in_the_outer_graph(make_model, domains):
+    # The backbone is a nested model: its own `.output` belongs to its inner
+    # graph, so the wrapper must take the tensor it produces inside the task model.
+    x_source, y_source, x_target, _ = domains
+    model = make_model()
+    trainer = adapt(model, method="dann", features="mlp", discriminator_units=(4,))
+    assert trainer.discriminator.inputs[0].shape[-1] == 8  # the MLP's width, not the bottleneck's
+    predictions, features = trainer.joint(x_target[:5])
+    expected = model.get_layer("mlp")(x_target[:5])
+    np.testing.assert_allclose(features, expected, rtol=1e-6)
+    before = _values(model.get_layer("mlp").trainable_variables)
+    trainer.fit(
+        {"source": x_source, "target": x_target}, y_source, batch_size=32, epochs=1, verbose=0
+    )
+    moved = [
+        not np.allclose(a, b)
+        for a, b in zip(before, _values(model.get_layer("mlp").trainable_variables), strict=True)
+    ]
+    assert all(moved)

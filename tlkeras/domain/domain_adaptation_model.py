@@ -413,7 +413,15 @@ def _feature_tensor(model, name):
             f"Received: features={name!r}; build the model with a bottleneck, e.g. "
             "tlkeras.build(..., bottleneck=128), or pass features=<layer name>."
         ) from None
-    output = layer.output
+    # The tensor this layer produced inside `model`: for a nested model (a
+    # backbone), `layer.output` is the inner graph's tensor instead.
+    nodes = layer._inbound_nodes
+    if len(nodes) != 1:
+        raise ConfigurationError(
+            f"The layer {name!r} is called {len(nodes)} times in {model.name!r}, so its "
+            f"features are ambiguous. Received: features={name!r}; name a layer called once."
+        )
+    output = nodes[0].output_tensors[0]
     if len(output.shape) != 2:
         raise ConfigurationError(
             "Aligned features must be (batch, width) vectors. Received: "
