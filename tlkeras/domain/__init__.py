@@ -10,6 +10,7 @@ dann.task_model.predict(x_target)
 """
 
 from tlkeras.domain.adapt import adapt
+from tlkeras.domain.batchnorm import adapt_batchnorm
 from tlkeras.domain.domain_adaptation_model import DomainAdaptationModel
 from tlkeras.domain.losses import coral_loss
 from tlkeras.domain.losses import mmd_loss
@@ -21,6 +22,7 @@ __all__ = [
     "DomainAdaptationModel",
     "ReverseValidation",
     "adapt",
+    "adapt_batchnorm",
     "coral_loss",
     "mmd_loss",
     "pair_datasets",

@@ -443,11 +443,21 @@ def recalibrate_batchnorm(model, inputs):
     if not layers:
         return
     momenta = [layer.momentum for layer in layers]
+    # Restored if a batch fails (bad input, interrupt): no half-updated statistics.
+    saved = [
+        (layer, [keras.ops.copy(v) for v in (layer.moving_mean, layer.moving_variance)])
+        for layer in layers
+    ]
     try:
         for index, batch in enumerate(_batches(inputs)):
             for layer in layers:
                 layer.momentum = index / (index + 1)
             model(batch, training=True)
+    except BaseException:
+        for layer, (mean, variance) in saved:
+            layer.moving_mean.assign(mean)
+            layer.moving_variance.assign(variance)
+        raise
     finally:
         for layer, momentum in zip(layers, momenta, strict=True):
             layer.momentum = momentum
