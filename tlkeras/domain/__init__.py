@@ -15,6 +15,7 @@ from tlkeras.domain.domain_adaptation_model import DomainAdaptationModel
 from tlkeras.domain.losses import coral_loss
 from tlkeras.domain.losses import mmd_loss
 from tlkeras.domain.pairing import pair_datasets
+from tlkeras.domain.pseudo_labels import pseudo_label
 from tlkeras.domain.reverse_validation import ReverseValidation
 from tlkeras.domain.reverse_validation import reverse_validation
 
@@ -26,5 +27,6 @@ __all__ = [
     "coral_loss",
     "mmd_loss",
     "pair_datasets",
+    "pseudo_label",
     "reverse_validation",
 ]
