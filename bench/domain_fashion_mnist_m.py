@@ -179,14 +179,18 @@ def run(method, seed, data, args):
     history = (model if method == "source_only" else trainer).fit(
         x, y, batch_size=batch_size, epochs=args.epochs, verbose=0, callbacks=callbacks
     )
-    x_test, y_test = data["test"]
-    accuracy = float(np.mean(model.predict(x_test, verbose=0).argmax(-1) == y_test))
+
+    def target_accuracy():
+        x_test, y_test = data["test"]
+        return float(np.mean(model.predict(x_test, verbose=0).argmax(-1) == y_test))
+
+    accuracy = target_accuracy()
     adabn_accuracy = float("nan")
     if method != "target_supervised":
         # AdaBN on top, from the same weights: the bottleneck's BatchNorm
         # re-estimated on the unlabeled target training images (no labels).
         adapt_batchnorm(model, data["target"][0])
-        adabn_accuracy = float(np.mean(model.predict(x_test, verbose=0).argmax(-1) == y_test))
+        adabn_accuracy = target_accuracy()
     pseudo_accuracy = float("nan")
     if method == "dann" and args.pseudo_label_epochs:
         # Self-training on top: the adapted model's confident target
@@ -204,7 +208,7 @@ def run(method, seed, data, args):
             callbacks=[DomainAdversarialSchedule(schedule=args.dann_weight)],
         )
         adapt_batchnorm(model, data["target"][0])
-        pseudo_accuracy = float(np.mean(model.predict(x_test, verbose=0).argmax(-1) == y_test))
+        pseudo_accuracy = target_accuracy()
     # The first epoch includes tracing; later epochs are the steady state.
     steady = timer.epoch_seconds[1:] or timer.epoch_seconds
     return {

@@ -5,6 +5,7 @@ import numpy as np
 
 from tlkeras.errors import ConfigurationError
 from tlkeras.evaluation.compare import recalibrate_batchnorm
+from tlkeras.evaluation.compare import trainable_batchnorm_layers
 
 
 def adapt_batchnorm(model, x_target, batch_size=256):
@@ -43,12 +44,7 @@ def adapt_batchnorm(model, x_target, batch_size=256):
         raise ConfigurationError(
             f"batch_size must be a positive int. Received: batch_size={batch_size!r}"
         )
-    layers = [
-        layer
-        for layer in model._flatten_layers(include_self=False, recursive=True)
-        if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable
-    ]
-    if not layers:
+    if not trainable_batchnorm_layers(model):
         raise ConfigurationError(
             f"The model {model.name!r} has no trainable BatchNormalization layer to adapt "
             "(frozen ones keep their statistics). Build it with a bottleneck "

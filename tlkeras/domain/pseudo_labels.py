@@ -36,11 +36,8 @@ def pseudo_label(model, x_target, threshold=0.9, batch_size=256):
     ```
     """
     model = getattr(model, "task_model", model)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise ConfigurationError(
-            f"threshold must be a probability in (0, 1]. Received: threshold={threshold!r}"
-        )
-    if not 0.0 < float(threshold) <= 1.0:
+    is_number = isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
+    if not is_number or not 0.0 < threshold <= 1.0:
         raise ConfigurationError(
             f"threshold must be a probability in (0, 1]. Received: threshold={threshold!r}"
         )

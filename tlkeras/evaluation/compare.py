@@ -435,11 +435,7 @@ def recalibrate_batchnorm(model, inputs):
         inputs: keyword arguments of `predict()`: `x` (arrays or a dataset)
             and, for arrays, `batch_size`.
     """
-    layers = [
-        layer
-        for layer in model._flatten_layers(include_self=False, recursive=True)
-        if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable
-    ]
+    layers = trainable_batchnorm_layers(model)
     if not layers:
         return
     momenta = [layer.momentum for layer in layers]
@@ -461,6 +457,15 @@ def recalibrate_batchnorm(model, inputs):
     finally:
         for layer, momentum in zip(layers, momenta, strict=True):
             layer.momentum = momentum
+
+
+def trainable_batchnorm_layers(model):
+    """The BatchNorm layers whose statistics training (or recalibration) updates."""
+    return [
+        layer
+        for layer in model._flatten_layers(include_self=False, recursive=True)
+        if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable
+    ]
 
 
 def _batches(inputs):
