@@ -4,7 +4,7 @@ import os
 import pytest
 import yaml
 
-from tlkeras.config import load_comparison_config
+from tlkeras.evaluation.config import load_comparison_config
 from tlkeras.errors import ConfigurationError
 from tlkeras.evaluation import cli_compare
 

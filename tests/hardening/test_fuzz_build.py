@@ -19,7 +19,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 import tlkeras
-from tlkeras.config import load_comparison_config
+from tlkeras.evaluation.config import load_comparison_config
 from tlkeras.errors import TlkerasError
 
 DEFAULT_EXAMPLES = int(os.environ.get("TLKERAS_FUZZ_EXAMPLES", 150))

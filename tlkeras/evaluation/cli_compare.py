@@ -5,7 +5,7 @@ def cli_compare(config_path, out_dir, verbose=2):
     """Runs the comparison a YAML config describes and writes its report folder.
 
     The config is checked before anything trains (errors name the bad key and
-    value, see `tlkeras.config.load_comparison_config`). Keras prints its
+    value, see `tlkeras.evaluation.config.load_comparison_config`). Keras prints its
     progress; the Markdown table is printed at the end. The run folder holds
     the results, the figures, the config file as given, the seeds and the
     package versions.
@@ -26,8 +26,8 @@ def cli_compare(config_path, out_dir, verbose=2):
     """
     import yaml
 
-    from tlkeras.config import load_comparison_config
-    from tlkeras.config import load_config_data
+    from tlkeras.evaluation.config import load_comparison_config
+    from tlkeras.evaluation.config import load_config_data
     from tlkeras.evaluation.compare import compare
     from tlkeras.evaluation.report import Report
 
