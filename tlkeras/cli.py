@@ -1,4 +1,4 @@
-"""The `tlkeras` command: `tlkeras list`, `tlkeras demo`, `tlkeras compare CONFIG.yaml`."""
+"""The `tlkeras` command: `tlkeras list`, `tlkeras demo`, `tlkeras compare CONFIG.yaml`, `tlkeras export`."""
 
 import argparse
 import sys
@@ -40,6 +40,24 @@ def _compare(args):
     return 0
 
 
+def _export(args):
+    import numpy as np
+
+    from tlkeras.export import export
+    from tlkeras.saving import load_model
+
+    data = np.load(args.representative_data) if args.representative_data else None
+    export(
+        load_model(args.model),
+        args.out,
+        format=args.format,
+        quantization=args.quantization,
+        representative_data=data,
+        input_shape=tuple(args.input_shape) if args.input_shape else None,
+    )
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="tlkeras", description="Transfer learning for Keras 3.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +88,25 @@ def main(argv=None):
     comparison.add_argument("config", help="path of the YAML config (see examples/)")
     comparison.add_argument("--out", default="runs/compare", help="report folder to write")
     comparison.set_defaults(run=_compare)
+
+    exporting = commands.add_parser(
+        "export", help="write a .keras model as a SavedModel or TFLite file for serving"
+    )
+    exporting.add_argument("model", help="path of the .keras file")
+    exporting.add_argument("out", help="SavedModel folder or .tflite file to write")
+    exporting.add_argument(
+        "--format", default="tf_saved_model", choices=["tf_saved_model", "tflite"]
+    )
+    exporting.add_argument(
+        "--quantization", default=None, choices=["float16", "dynamic", "int8"], help="TFLite only"
+    )
+    exporting.add_argument(
+        "--representative-data", help=".npy of typical inputs to calibrate int8 (TFLite)"
+    )
+    exporting.add_argument(
+        "--input-shape", type=int, nargs="+", help="fixed TFLite input shape, e.g. 96 96 3"
+    )
+    exporting.set_defaults(run=_export)
 
     args = parser.parse_args(argv)
     from tlkeras.errors import TlkerasError
