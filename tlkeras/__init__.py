@@ -34,6 +34,7 @@ from tlkeras.registry import register_backbone
 from tlkeras.registry import unregister_backbone
 from tlkeras.saving import load_model
 from tlkeras.saving import save_model
+from tlkeras.serving import export
 from tlkeras.transfer_model import TransferModel
 
 __version__ = "0.1.0"
@@ -49,6 +50,7 @@ __all__ = [
     "compare",
     "errors",
     "evaluation",
+    "export",
     "fine_tune",
     "fit_cached",
     "get_backbone",

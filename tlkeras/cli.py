@@ -43,7 +43,7 @@ def _compare(args):
 def _export(args):
     import numpy as np
 
-    from tlkeras.export import export
+    from tlkeras.serving import export
     from tlkeras.saving import load_model
 
     data = np.load(args.representative_data) if args.representative_data else None

@@ -12,8 +12,8 @@ import pytest
 
 import tlkeras
 from tlkeras.errors import ConfigurationError
-from tlkeras.export import export
-from tlkeras.export import serving_model
+from tlkeras.serving import export
+from tlkeras.serving import serving_model
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.uniform(0, 255, (6, 16, 16, 3)).astype("float32")

@@ -96,7 +96,7 @@ def export(
     else:
         _write_tflite(serving, path, quantization, representative_data, input_shape)
     if verbose:
-        print(f"Exported {serving.name!r} as {format} to {path} ({_size_mb(path):.2f} MB).")
+        print(f"Exported {serving.name!r} as {format} to {path} ({artifact_size_mb(path):.2f} MB).")
     return path
 
 
@@ -280,7 +280,8 @@ def _conversion_advice(serving, error):
     )
 
 
-def _size_mb(path):
+def artifact_size_mb(path):
+    """Size of an exported file, or of every file in an exported folder, in MiB."""
     if os.path.isfile(path):
         return os.path.getsize(path) / 2**20
     return (
