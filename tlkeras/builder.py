@@ -25,6 +25,7 @@ def build(
     head="classifier",
     *,
     num_classes=None,
+    class_names=None,
     bottleneck=None,
     dropout=0.0,
     weights="auto",
@@ -51,7 +52,15 @@ def build(
             with `tlkeras.heads.register_head`, or a `keras.layers.Layer`.
             Defaults to `"classifier"`.
         num_classes: classes of a classifier head (an int >= 2), or a dict
-            task -> int with `heads=`. Defaults to `None`.
+            task -> int with `heads=`. `None` sizes a classifier head from
+            `class_names`, else from the labels of the first `fit()` (integer
+            ids: `max + 1`; one-hot rows: their width; a dataset from
+            `keras.utils.image_dataset_from_directory`: its `class_names`);
+            `predict()` before that raises an error saying so. Defaults to
+            `None`.
+        class_names: the class names of a classifier head, in label order
+            (a list, or a dict task -> list with `heads=`); they size the
+            head and are saved with it. Defaults to `None`.
         bottleneck: `None`, an int, or a list of ints: Dense -> BatchNorm ->
             ReLU -> dropout blocks between backbone and head, its own layer
             group. Defaults to `None`.
@@ -129,6 +138,7 @@ def build(
             backbone,
             head,
             num_classes=num_classes,
+            class_names=class_names,
             bottleneck=bottleneck,
             dropout=dropout,
             weights=weights,
@@ -146,6 +156,7 @@ def build(
         if distribution_lib.num_replicas(replicas) > 1:
             distribution_lib.synchronize_batchnorm(model)
         if adaptation is not None:
+            _require_sized_heads(model, domain_adaptation)
             model = _wrap_for_domain_adaptation(model, adaptation, compile, jit_compile)
     return model
 
@@ -189,6 +200,15 @@ def _domain_adaptation_arguments(value, bottleneck, heads):
     return dict(arguments)
 
 
+def _require_sized_heads(model, domain_adaptation):
+    # The domain adaptation wrapper trains with its own step, which sizes no head.
+    if any(getattr(head, "sized", True) is False for head in model.heads.values()):
+        raise ConfigurationError(
+            "Domain adaptation needs the classifier's num_classes when building. "
+            f"Received: num_classes=None with domain_adaptation={domain_adaptation!r}"
+        )
+
+
 def _wrap_for_domain_adaptation(model, arguments, compile, jit_compile):
     from tlkeras.domain.domain_adaptation_model import DomainAdaptationModel
 
@@ -203,6 +223,7 @@ def _build(
     head,
     *,
     num_classes,
+    class_names,
     bottleneck,
     dropout,
     weights,
@@ -226,7 +247,9 @@ def _build(
     if weights != "auto":
         backbone_kwargs["weights"] = weights
     backbone = get_backbone(backbone, **backbone_kwargs)
-    head_layers = _head_layers(heads if heads is not None else {None: head}, num_classes, dropout)
+    head_layers = _head_layers(
+        heads if heads is not None else {None: head}, num_classes, class_names, dropout
+    )
     _check_modalities(head_layers, backbone, heads if heads is not None else head)
 
     # === Functional Model ===
@@ -403,7 +426,7 @@ def _arguments(kwargs):
     return ", ".join(f"{key}={value!r}" for key, value in sorted(kwargs.items()))
 
 
-def _head_layers(specs, num_classes, dropout):
+def _head_layers(specs, num_classes, class_names, dropout):
     if not isinstance(specs, dict) or not specs:
         raise ConfigurationError(
             f"heads must be a non-empty dict of task name -> head. Received: heads={specs!r}"
@@ -411,17 +434,21 @@ def _head_layers(specs, num_classes, dropout):
     layers = {}
     for task, spec in specs.items():
         classes = num_classes.get(task) if isinstance(num_classes, dict) else num_classes
+        names = class_names.get(task) if isinstance(class_names, dict) else class_names
         kwargs = {}
         head_class = heads_lib.get_class(spec) if isinstance(spec, str) else None
         # Subclasses too: plugin heads (node, graph classifiers) take num_classes.
         if head_class is not None and issubclass(head_class, heads_lib.ClassifierHead):
-            if classes is None:
+            if classes is None and names is None and not _sized_by_fit(head_class):
                 where = f" for head {task!r}" if task else ""
                 raise ConfigurationError(
-                    f"A classifier head needs num_classes{where}. Received: num_classes=None; "
+                    f"A {head_class.__name__} needs num_classes{where}: its labels are not "
+                    "one per example, so fit() cannot size it. Received: num_classes=None; "
                     "pass an integer >= 2, e.g. tlkeras.build(..., num_classes=5)."
                 )
             kwargs["num_classes"] = classes
+            if names is not None:
+                kwargs["class_names"] = names
         if isinstance(spec, str):
             kwargs["dropout"] = dropout
             kwargs["name"] = task or "head"
@@ -430,6 +457,15 @@ def _head_layers(specs, num_classes, dropout):
     if len(set(names)) != len(names):
         raise ConfigurationError(f"Head layers need distinct names. Received: {names}")
     return layers
+
+
+def _sized_by_fit(head_class):
+    # One label per example: fit() can read the number of classes from them.
+    return (
+        getattr(head_class, "sized_from_labels", False)
+        and head_class.pooled
+        and not head_class.uses_model_inputs
+    )
 
 
 def _pool(x, pooling):

@@ -3,6 +3,7 @@
 import keras
 
 from tlkeras import distribution
+from tlkeras import heads as heads_lib
 from tlkeras.backbones.backbone import Backbone
 from tlkeras.backbones.backbone import trainable_by_nature
 from tlkeras.errors import ConfigurationError
@@ -280,6 +281,7 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
                 (`tlkeras.callbacks.NonFiniteLossGuard`). Defaults to `True`.
             *args, **kwargs: as for `keras.Model.fit`.
         """
+        self._size_heads(args, kwargs)
         if check_data:
             self._check_fit_arguments(args, kwargs)
             if not cache_features:  # the cache checks its features itself
@@ -322,6 +324,24 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
             callbacks.insert(0, NonFiniteLossGuard())
         return {**kwargs, "callbacks": callbacks}
 
+    # === Head sizing ===
+    def _size_heads(self, args, kwargs):
+        """Sizes classifier heads built without num_classes from fit()'s labels."""
+        unsized = {task: head for task, head in self.heads.items() if _unsized(head)}
+        if not unsized:
+            return
+        named = dict(zip(("x", "y"), args, strict=False))
+        x, y = named.get("x", kwargs.get("x")), named.get("y", kwargs.get("y"))
+        several = len(self.heads) > 1
+        for task, head in unsized.items():
+            head.set_num_classes(
+                heads_lib.num_classes_from_fit_data(
+                    x, y, task=task if several else None, multi_label=head.multi_label
+                )
+            )
+        # Functions traced before sizing (a failed predict()) saw no head weights.
+        self.train_function = self.test_function = self.predict_function = None
+
     def train_on_batch(self, *args, **kwargs):
         self.prepare_training()
         return super().train_on_batch(*args, **kwargs)
@@ -335,6 +355,10 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
             batchnorm_frozen=self.batchnorm_frozen,
         )
         return config
+
+
+def _unsized(head):
+    return getattr(head, "sized_from_labels", False) and not head.sized
 
 
 def strategies_lib():

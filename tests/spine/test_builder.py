@@ -82,7 +82,6 @@ def test_custom_layer_head_needs_explicit_loss():
     "kwargs, fragment",
     [
         (dict(num_classes=0), "Received: num_classes=0"),
-        (dict(num_classes=None), "Received: num_classes=None"),
         (dict(num_classes=2.5), "Received: num_classes=2.5"),
         (dict(num_classes=3, bottleneck=0), "Received: units=0"),
         (dict(num_classes=3, bottleneck=[64, -1]), "Received: units=[64, -1]"),

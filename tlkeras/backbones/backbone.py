@@ -10,6 +10,8 @@ MODALITIES = ("image", "text", "graph", "other")
 # Above this many groups a derived grouping is merged: fine-grained enough for
 # staged unfreezing, coarse enough for a readable trainable_summary().
 MAX_DERIVED_GROUPS = 8
+# Image size at which the stages of a backbone for any size are found.
+PROBE_SIZE = 224
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
@@ -181,11 +183,12 @@ def derive_layer_groups(model):
     """Groups a functional model's layers in order, one group per CNN stage.
 
     A new group starts where a layer with weights outputs a new spatial
-    resolution. Models without 4-D outputs of known size (sequence models, MLPs)
-    are cut into equal chunks of weighted layers instead.
+    resolution; a model for images of any size is probed at `PROBE_SIZE` px to
+    find them. Models without 4-D outputs (sequence models, MLPs) are cut into
+    equal chunks of weighted layers instead.
     """
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    groups = _groups_by_resolution(layers)
+    groups = _groups_by_resolution(layers, _resolutions(model, layers))
     if groups is None or len(groups) < 2:
         groups = _equal_chunks(layers, MAX_DERIVED_GROUPS // 2)
     while len(groups) > MAX_DERIVED_GROUPS:
@@ -197,24 +200,44 @@ def _has_weights(layer):
     return bool(trainable_by_nature([layer]))
 
 
-def _resolution(layer):
-    try:
-        shape = layer.output.shape
-    except (AttributeError, ValueError):  # shared layers have several outputs
-        return None
-    if len(shape) != 4 or shape[1] is None:
+def _resolution(shape):
+    if shape is None or len(shape) != 4 or shape[1] is None:
         return None
     return tuple(shape[1:3])
 
 
-def _groups_by_resolution(layers):
-    resolutions = [_resolution(layer) for layer in layers if _has_weights(layer)]
-    if not resolutions or any(r is None for r in resolutions):
+def _output_shape(layer):
+    try:
+        return layer.output.shape
+    except (AttributeError, ValueError):  # shared layers have several outputs
+        return None
+
+
+def _resolutions(model, layers):
+    """Each weighted layer's output resolution, probed at 224 px when the input size is free."""
+    shapes = {id(layer): _output_shape(layer) for layer in layers if _has_weights(layer)}
+    free = [s for s in shapes.values() if s is not None and len(s) == 4 and s[1] is None]
+    image = len(model.inputs) == 1 and len(model.inputs[0].shape) == 4
+    if free and image and all(s is not None for s in shapes.values()):
+        # A model for any image size has no sizes to cut stages at: run its
+        # graph symbolically at one size (no computation) to find them.
+        probe = keras.Model(model.inputs, [layer.output for layer in layers if id(layer) in shapes])
+        spec = keras.KerasTensor((1, PROBE_SIZE, PROBE_SIZE, model.inputs[0].shape[-1]))
+        try:
+            outputs = probe.compute_output_spec(spec)
+        except Exception:  # a graph that cannot take this size: keep the chunks
+            return {key: None for key in shapes}
+        shapes = dict(zip(shapes, (o.shape for o in outputs), strict=True))
+    return {key: _resolution(shape) for key, shape in shapes.items()}
+
+
+def _groups_by_resolution(layers, resolutions):
+    if not resolutions or any(r is None for r in resolutions.values()):
         return None
     groups, current, current_resolution = [], [], None
     for layer in layers:
         if _has_weights(layer):
-            resolution = _resolution(layer)
+            resolution = resolutions[id(layer)]
             if current_resolution is not None and resolution != current_resolution:
                 groups.append(current)
                 current = []

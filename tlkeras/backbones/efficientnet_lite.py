@@ -39,11 +39,12 @@ def _offline_preset():
     return efficientnet_lite0_imagenet()
 
 
-def efficientnet_lite0(input_shape=(224, 224, 3), weights="imagenet", **kwargs):
+def efficientnet_lite0(input_shape=(None, None, 3), weights="imagenet", **kwargs):
     """EfficientNet-Lite0 (no squeeze-excite, ReLU6): a mobile-friendly EfficientNet.
 
     Args:
-        input_shape: `(height, width, 3)`. Defaults to `(224, 224, 3)`.
+        input_shape: `(height, width, 3)`. Defaults to `(None, None, 3)`
+            (any size).
         weights: `"imagenet"`, `None`, a keras-hub preset name or directory, a
             `.weights.h5` file, or a PyTorch checkpoint (lukemelas or timm
             key names). Defaults to `"imagenet"`.
@@ -81,9 +82,8 @@ def _load_preset(preset):
 
 
 def _wrap(trunk, input_shape, source):
-    # keras-hub builds the trunk for any image size; a fixed size lets layer
-    # groups follow the resolution stages, so it is rebuilt at `input_shape`
-    # with the same weights, then put behind the normalisation its weights expect.
+    # The trunk is rebuilt at `input_shape` (any size by default) with the
+    # same weights, then put behind the normalisation its weights expect.
     sized = trunk.__class__.from_config({**trunk.get_config(), "input_shape": tuple(input_shape)})
     sized.set_weights(trunk.get_weights())
     inputs = keras.Input(input_shape, name="pixels")

