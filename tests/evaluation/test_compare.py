@@ -3,7 +3,7 @@ import pytest
 
 import tlkeras
 from tlkeras.errors import ConfigurationError
-from tlkeras.evaluation.compare import RESULT_COLUMNS
+from tlkeras.evaluation.scoring import RESULT_COLUMNS
 
 CONFIGS = {
     "scratch": dict(weights=None, freeze=False),

@@ -14,10 +14,10 @@ from tlkeras.evaluation import metrics
 from tlkeras.evaluation import plots
 from tlkeras.evaluation.cli_compare import cli_compare
 from tlkeras.evaluation.compare import compare
-from tlkeras.evaluation.compare import epochs_to_fraction_of_final
-from tlkeras.evaluation.compare import recalibrate_batchnorm
 from tlkeras.evaluation.learning_curve_demo import learning_curve_demo
 from tlkeras.evaluation.report import Report
+from tlkeras.evaluation.runner import epochs_to_fraction_of_final
+from tlkeras.evaluation.runner import recalibrate_batchnorm
 from tlkeras.evaluation.splits import kfold_indices
 from tlkeras.evaluation.splits import subset_indices
 from tlkeras.evaluation.versions import package_versions

@@ -26,9 +26,9 @@ def cli_compare(config_path, out_dir, verbose=2):
     """
     import yaml
 
+    from tlkeras.evaluation.compare import compare
     from tlkeras.evaluation.config import load_comparison_config
     from tlkeras.evaluation.config import load_config_data
-    from tlkeras.evaluation.compare import compare
     from tlkeras.evaluation.report import Report
 
     config = load_comparison_config(config_path)
