@@ -69,7 +69,7 @@ class _Checker:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ConfigurationError(
             f"{self.source}: unknown key {short_repr(key)}{where}{hint}; expected one of "
-            f"{sorted(known)}. Received: {short_repr(key)[:100]}={short_repr(value)}"
+            f"{sorted(known)}. Received: {str(key)[:100]}={short_repr(value)}"
         )
 
     def integer(self, key, value, minimum):

@@ -173,7 +173,11 @@ _ALLOWED_GLOBALS = {
 }
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
+# The pure-Python unpickler, not the C one: the C unpickler grows its memo
+# table to the largest index a file names and zero-fills it, so a 9-byte
+# pickle (`LONG_BINPUT 2**27`) costs 2 GiB and 13 s. Here the memo is a
+# dict, and the extra parse time is small next to reading the tensors.
+class _RestrictedUnpickler(pickle._Unpickler):
     """Resolves only `_ALLOWED_GLOBALS`, each as a fresh object; storages come from `storages`.
 
     Args:
@@ -335,6 +339,8 @@ class _Budget:
 
 
 def _mib(nbytes):
+    if nbytes < 1 << 20:
+        return f"{nbytes / 1024:.1f} KiB"
     return f"{nbytes / (1 << 20):.1f} MiB"
 
 
