@@ -19,8 +19,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 import tlkeras
-from tlkeras.evaluation.config import load_comparison_config
 from tlkeras.errors import TlkerasError
+from tlkeras.evaluation.config import load_comparison_config
 
 DEFAULT_EXAMPLES = int(os.environ.get("TLKERAS_FUZZ_EXAMPLES", 150))
 SLOW_EXAMPLES = int(os.environ.get("TLKERAS_FUZZ_EXAMPLES", 3000))

@@ -8,6 +8,8 @@ import numpy as np
 from tlkeras.backbones.backbone import Backbone
 from tlkeras.backbones.transformer_backbone import example_texts
 from tlkeras.errors import ConfigurationError
+from tlkeras.errors import TlkerasError
+from tlkeras.errors import WeightsError
 
 ENCODERS = (None, "bilstm")
 # weights=None with no vocabulary: a small built-in one, enough for tests and demos.
@@ -110,7 +112,7 @@ def word_vectors(
         )
     vectors = weights
     if weights is not None and not isinstance(weights, WordVectors):
-        vectors = load_word_vectors(weights)
+        vectors = _read_user_file(load_word_vectors, weights)
     if vocabulary is None:
         vocabulary = COMMON_WORDS if vectors is None else vectors.words[:max_tokens]
     # Keep words the tokenizer can produce, once each, in order.
@@ -156,6 +158,19 @@ def word_vectors(
 
 
 word_vectors.modality = "text"
+
+
+def _read_user_file(load_word_vectors, weights):
+    """A bad file of the user's is a WeightsError naming it, never this plugin's fault."""
+    try:
+        return load_word_vectors(weights)
+    except TlkerasError:
+        raise
+    except (OSError, ValueError, TypeError, MemoryError, UnicodeError) as error:
+        raise WeightsError(
+            f"Could not read the word-vector file ({type(error).__name__}: {str(error)[:300]}). "
+            f"Received: weights={_describe(weights)!r}"
+        ) from error
 
 
 def _describe(weights):

@@ -14,10 +14,12 @@ epochs: 6
 """
 
 import difflib
+import functools
 import inspect
 import os
 
 from tlkeras.errors import ConfigurationError
+from tlkeras.errors import short_repr
 
 DATA_KEYS = {
     "fashion_mnist": {"name", "image_size", "train_per_class", "test_per_class", "folder"},
@@ -31,6 +33,13 @@ COMPARE_KEYS = (
     "fractions", "shots", "seeds", "epochs", "early_stopping", "validation_split",
     "cv", "metrics", "batch_size", "precise_bn", "tune", "max_trials",
 )  # fmt: skip
+# A config is a page of YAML; these bounds keep a hostile one from costing
+# more than reading a page: its size, its nesting, and how many values its
+# aliases (`*name`) may add by repeating anchored ones (each a few at most
+# in an honest file; nested aliases grow exponentially: the "billion laughs").
+MAX_CONFIG_BYTES = 256 << 10
+MAX_NESTING = 100
+MAX_ALIAS_VALUES = 10_000
 
 
 def defaults():
@@ -52,15 +61,15 @@ class _Checker:
 
     def fail(self, key, value, expected):
         raise ConfigurationError(
-            f"{self.source}: bad value for {key!r}: {expected}. Received: {key}={value!r}"
+            f"{self.source}: bad value for {key!r}: {expected}. Received: {key}={short_repr(value)}"
         )
 
     def unknown(self, key, value, known, where=""):
-        close = difflib.get_close_matches(str(key), sorted(known), n=1)
+        close = difflib.get_close_matches(str(key)[:100], sorted(known), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ConfigurationError(
-            f"{self.source}: unknown key {key!r}{where}{hint}; expected one of {sorted(known)}. "
-            f"Received: {key}={value!r}"
+            f"{self.source}: unknown key {short_repr(key)}{where}{hint}; expected one of "
+            f"{sorted(known)}. Received: {str(key)[:100]}={short_repr(value)}"
         )
 
     def integer(self, key, value, minimum):
@@ -114,26 +123,15 @@ def load_comparison_config(source):
     config["configs"]["fine_tune"]
     ```
     """
-    import yaml
-
     if isinstance(source, dict):
         raw, name = source, "config"
     else:
         name = os.fspath(source)
-        if not os.path.isfile(name):
-            raise ConfigurationError(f"No such config file. Received: config_path={name!r}")
-        with open(name, "rb") as f:
-            content = f.read()
-        try:
-            raw = yaml.safe_load(content.decode("utf-8"))
-        except (UnicodeDecodeError, yaml.YAMLError) as error:
-            raise ConfigurationError(
-                f"{name}: not a UTF-8 YAML file ({error}). Received: config_path={name!r}"
-            ) from error
+        raw = load_yaml(name)
     check = _Checker(name)
     if not isinstance(raw, dict):
         raise ConfigurationError(
-            f"{name}: the top level must be a mapping of keys. Received: {raw!r}"
+            f"{name}: the top level must be a mapping of keys. Received: {short_repr(raw)}"
         )
     known = defaults()
     for key, value in raw.items():
@@ -179,6 +177,112 @@ def load_comparison_config(source):
     return config
 
 
+def load_yaml(path):
+    """Reads a YAML file with YAML's safe tags, bounded in size, nesting and alias expansion.
+
+    Args:
+        path: the file.
+
+    Returns:
+        The parsed document.
+
+    Raises:
+        ConfigurationError: naming the file when it is missing, not UTF-8
+            YAML, larger than `MAX_CONFIG_BYTES` (256 KiB), nested deeper than
+            `MAX_NESTING` (100), or when its aliases add more than
+            `MAX_ALIAS_VALUES` (10,000) values.
+    """
+    import yaml
+
+    if not os.path.isfile(path):
+        raise ConfigurationError(f"No such config file. Received: config_path={path!r}")
+    with open(path, "rb") as f:
+        content = f.read(MAX_CONFIG_BYTES + 1)
+    if len(content) > MAX_CONFIG_BYTES:
+        raise ConfigurationError(
+            f"{path}: a config file is at most {MAX_CONFIG_BYTES} bytes "
+            f"(tlkeras.evaluation.config.MAX_CONFIG_BYTES). Received: config_path={path!r}"
+        )
+    try:
+        loader = _bounded_loader()(content.decode("utf-8"))
+        loader.source_name = path
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
+    except (UnicodeDecodeError, yaml.YAMLError) as error:
+        raise ConfigurationError(
+            f"{path}: not a UTF-8 YAML file ({str(error)[:500]}). Received: config_path={path!r}"
+        ) from error
+
+
+@functools.cache
+def _bounded_loader():
+    import yaml
+
+    class BoundedLoader(yaml.SafeLoader):
+        """SafeLoader whose composer counts nesting and written values, then sizes the aliases."""
+
+        nesting = written = 0
+        source_name = "config"
+
+        def compose_node(self, parent, index):
+            self.nesting += 1
+            self.written += 1
+            if self.nesting > MAX_NESTING:
+                mark = self.peek_event().start_mark
+                raise ConfigurationError(
+                    f"{self.source_name}: values nested more than {MAX_NESTING} levels deep "
+                    f"(line {mark.line + 1}). Received: config_path={self.source_name!r}"
+                )
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.nesting -= 1
+
+        def compose_document(self):
+            node = super().compose_document()
+            _check_expansion(node, self.written + MAX_ALIAS_VALUES, self.source_name)
+            return node
+
+    return BoundedLoader
+
+
+def _check_expansion(root, limit, name):
+    """Raises when `root` (a composed YAML node graph) written out holds more than `limit` values."""
+    sizes, on_path, stack = {}, set(), [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        children = _yaml_children(node)
+        if children_done:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in children)
+            if sizes[key] > limit:
+                raise ConfigurationError(
+                    f"{name}: its aliases (*name) repeat anchored values into more than {limit} "
+                    f"values (tlkeras.evaluation.config.MAX_ALIAS_VALUES = {MAX_ALIAS_VALUES} "
+                    f"beyond the values written). Received: config_path={name!r}"
+                )
+        elif key not in sizes:
+            if key in on_path:
+                raise ConfigurationError(
+                    f"{name}: an alias refers to a value that contains it. "
+                    f"Received: config_path={name!r}"
+                )
+            on_path.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+
+
+def _yaml_children(node):
+    if isinstance(node.value, list):
+        return [
+            part for item in node.value for part in (item if isinstance(item, tuple) else (item,))
+        ]
+    return []
+
+
 def _check_data(check, data):
     if not isinstance(data, dict) or "name" not in data:
         check.fail("data", data, f"expected a mapping with a 'name', one of {sorted(DATA_KEYS)}")
@@ -215,7 +319,7 @@ def _check_configs(check, configs, backbone):
         try:
             split_config(name, config)
         except ConfigurationError as error:
-            raise ConfigurationError(f"{check.source}: {error}") from error
+            raise ConfigurationError(f"{check.source}: {str(error)[:1000]}") from error
         if backbone is None and "backbone" not in config:
             check.fail(
                 f"{key}.backbone", None, "no backbone: set 'backbone' at the top or in each config"
@@ -254,7 +358,6 @@ def load_config_data(data, seed=0):
         data: the checked `data` section of a comparison config.
         seed: seed of the test subsample / split. Defaults to `0`.
     """
-    import numpy as np
 
     from tlkeras.evaluation.learning_curve_demo import fashion_mnist_dataset_fn
 
@@ -289,15 +392,30 @@ def load_config_data(data, seed=0):
             random_state=seed,
         )
         return (x, y), (x_test, y_test), dataset_fn, [str(d) for d in range(10)]
-    arrays = np.load(data["path"])
-    missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
-    if missing:
+    return (*_load_npz(data["path"]), dataset_fn, None)
+
+
+def _load_npz(path):
+    """`(x_train, y_train), (x_test, y_test)` from an .npz of plain arrays (never pickles)."""
+    import zipfile
+
+    import numpy as np
+
+    names = ("x_train", "y_train", "x_test", "y_test")
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            missing = [k for k in names if k not in arrays]
+            if missing:
+                raise ConfigurationError(
+                    f"data.path: the .npz lacks {missing}. Received: data.path={path!r}"
+                )
+            x, y, x_test, y_test = (arrays[k] for k in names)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        if isinstance(error, ConfigurationError):
+            raise
         raise ConfigurationError(
-            f"data.path: the .npz lacks {missing}. Received: data.path={data['path']!r}"
-        )
-    return (
-        (arrays["x_train"], arrays["y_train"]),
-        (arrays["x_test"], arrays["y_test"]),
-        dataset_fn,
-        None,
-    )
+            "data.path: not an .npz of plain arrays x_train, y_train, x_test, y_test (object "
+            f"arrays are refused: loading them would unpickle) ({str(error)[:300]}). "
+            f"Received: data.path={path!r}"
+        ) from error
+    return (x, y), (x_test, y_test)

