@@ -9,7 +9,6 @@ import glob
 import keras
 import numpy as np
 import pytest
-
 from tlkeras_audio import read_wav
 from tlkeras_audio import speech_embedding
 from tlkeras_audio.frontend import LogMelSpectrogram

@@ -11,7 +11,6 @@ five max-pools, and a 96-d output. BatchNorm is folded into the biases.
 import warnings
 
 import keras
-import numpy as np
 
 # (kernel, filters) of every convolution, max-pools as ("pool", size).
 LAYOUT = (
