@@ -3,14 +3,13 @@
 import keras
 
 from tlkeras import distribution
+from tlkeras import strategies as strategies_lib
 from tlkeras.backbones.backbone import Backbone
 from tlkeras.backbones.backbone import trainable_by_nature
 from tlkeras.errors import ConfigurationError
+from tlkeras.optimizers import FINE_TUNE_LEARNING_RATE
+from tlkeras.optimizers import HEAD_LEARNING_RATE
 
-# "auto" learning rates: a frozen backbone tolerates a head-training rate; an
-# unfrozen pretrained backbone needs a small one not to wash out its features.
-HEAD_LEARNING_RATE = 1e-3
-FINE_TUNE_LEARNING_RATE = 1e-4
 # keras.Model.fit(x, y, batch_size, epochs, verbose, callbacks, ...)
 FIT_CALLBACKS_POSITION = 5
 
@@ -108,9 +107,9 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
         for index, group in enumerate(self.layer_groups):
             for layer in group:
                 _set_trainable(layer, index not in frozen)
-        strategies_lib().train_lora_only(self.backbone)
+        strategies_lib.train_lora_only(self.backbone)
         if self.batchnorm_frozen:
-            strategies_lib().freeze_batchnorm(self.backbone)
+            strategies_lib.freeze_batchnorm(self.backbone)
 
     def unfreeze(self):
         """Makes every layer group trainable (full fine-tuning)."""
@@ -160,7 +159,7 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
         model.fit(x, y, epochs=5)
         ```
         """
-        return strategies_lib().configure(self, strategy)
+        return strategies_lib.configure(self, strategy)
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
         """`keras.Model.compile` with "auto" defaults matched to the heads.
@@ -207,7 +206,7 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
             pretrained = self.backbone.weights_source is not None
             rate = FINE_TUNE_LEARNING_RATE if backbone_trains and pretrained else HEAD_LEARNING_RATE
             optimizer = keras.optimizers.Adam(learning_rate=rate)
-        return strategies_lib().compile_optimizer(self, optimizer, auto=auto)
+        return strategies_lib.compile_optimizer(self, optimizer, auto=auto)
 
     def _per_head(self, method, heads):
         missing = [name for name, head in heads.items() if not hasattr(head, method)]
@@ -286,11 +285,11 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
                 kwargs = self._with_guard(args, kwargs)
         if len(args) > FIT_CALLBACKS_POSITION:
             args = list(args)
-            args[FIT_CALLBACKS_POSITION] = strategies_lib().fit_callbacks(
+            args[FIT_CALLBACKS_POSITION] = strategies_lib.fit_callbacks(
                 self, args[FIT_CALLBACKS_POSITION]
             )
         else:
-            kwargs["callbacks"] = strategies_lib().fit_callbacks(self, kwargs.get("callbacks"))
+            kwargs["callbacks"] = strategies_lib.fit_callbacks(self, kwargs.get("callbacks"))
         if cache_features:
             from tlkeras.feature_cache import fit_cached
 
@@ -335,13 +334,6 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
             batchnorm_frozen=self.batchnorm_frozen,
         )
         return config
-
-
-def strategies_lib():
-    # Imported on use: tlkeras.strategies builds on this module.
-    from tlkeras import strategies
-
-    return strategies
 
 
 def _optimizer_variable_keys(optimizer):

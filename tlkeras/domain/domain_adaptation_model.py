@@ -11,9 +11,9 @@ from tlkeras.domain.losses import coral_loss
 from tlkeras.domain.losses import mmd_loss
 from tlkeras.errors import ConfigurationError
 from tlkeras.layers.gradient_reversal import GradientReversal
-from tlkeras.transfer_model import FINE_TUNE_LEARNING_RATE
+from tlkeras.optimizers import FINE_TUNE_LEARNING_RATE
+from tlkeras.optimizers import HEAD_LEARNING_RATE
 from tlkeras.transfer_model import FIT_CALLBACKS_POSITION
-from tlkeras.transfer_model import HEAD_LEARNING_RATE
 
 METHODS = ("dann", "mmd", "coral", None)
 DISCREPANCIES = {"mmd": mmd_loss, "coral": coral_loss}
