@@ -7,6 +7,8 @@ from tlkeras import strategies as strategies_lib
 from tlkeras.backbones.backbone import Backbone
 from tlkeras.backbones.backbone import trainable_by_nature
 from tlkeras.errors import ConfigurationError
+from tlkeras.inputs import InputAdapter
+from tlkeras.inputs import adapt_arguments
 from tlkeras.optimizers import FINE_TUNE_LEARNING_RATE
 from tlkeras.optimizers import HEAD_LEARNING_RATE
 
@@ -15,7 +17,7 @@ FIT_CALLBACKS_POSITION = 5
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
-class TransferModel(distribution.MultiWorkerTraining, keras.Model):
+class TransferModel(InputAdapter, distribution.MultiWorkerTraining, keras.Model):
     """A functional model made of a `Backbone` and new layers on top.
 
     Built by `tlkeras.build`. Its `layer_groups` are the backbone's groups
@@ -277,8 +279,11 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
                 NaN/Inf: `tlkeras.errors.DataError` naming the example), and
                 stop at the batch whose loss turns NaN/Inf
                 (`tlkeras.callbacks.NonFiniteLossGuard`). Defaults to `True`.
-            *args, **kwargs: as for `keras.Model.fit`.
+            *args, **kwargs: as for `keras.Model.fit` (texts may also be a
+                list, a `str_` array or a pandas column: `tlkeras.inputs`).
         """
+        # The checks and the feature cache read the data before Keras does.
+        args, kwargs = adapt_arguments("fit", args, kwargs)
         if check_data:
             self._check_fit_arguments(args, kwargs)
             if not cache_features:  # the cache checks its features itself

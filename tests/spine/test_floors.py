@@ -13,7 +13,18 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "tlkeras"
 # Floor of each top-level module or package of tlkeras (STYLE.md, "Floors").
 FLOORS = {
     **dict.fromkeys(
-        ("errors", "layers", "heads", "weights", "precision", "distribution", "saving", "data"), 0
+        (
+            "errors",
+            "layers",
+            "heads",
+            "weights",
+            "precision",
+            "distribution",
+            "saving",
+            "data",
+            "inputs",
+        ),
+        0,
     ),
     **dict.fromkeys(("backbones", "registry"), 1),
     **dict.fromkeys(

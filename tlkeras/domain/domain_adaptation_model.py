@@ -10,6 +10,7 @@ from tlkeras.backbones.backbone import trainable_by_nature
 from tlkeras.domain.losses import coral_loss
 from tlkeras.domain.losses import mmd_loss
 from tlkeras.errors import ConfigurationError
+from tlkeras.inputs import InputAdapter
 from tlkeras.layers.gradient_reversal import GradientReversal
 from tlkeras.optimizers import FINE_TUNE_LEARNING_RATE
 from tlkeras.optimizers import HEAD_LEARNING_RATE
@@ -21,7 +22,7 @@ SOURCE, TARGET, LABELED_TARGET = "source", "target", "labeled_target"
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
-class DomainAdaptationModel(distribution.MultiWorkerTraining, keras.Model):
+class DomainAdaptationModel(InputAdapter, distribution.MultiWorkerTraining, keras.Model):
     """Trains a transfer model on labeled source and unlabeled target data.
 
     Wraps a model built by `tlkeras.build(..., bottleneck=...)` and shares its

@@ -3,6 +3,8 @@
 import numpy as np
 
 from tlkeras.errors import ConfigurationError
+from tlkeras.inputs import model_inputs
+from tlkeras.inputs import targets
 
 SHUFFLE_BUFFER = 10_000
 
@@ -105,14 +107,14 @@ def _as_dataset(data, name, labeled):
                 f"{name} must be a tuple (x, y) of arrays or an unbatched tf.data.Dataset "
                 f"of (x, y). Received: {name}={type(data).__name__}"
             )
-        x, y = data
+        x, y = model_inputs(data[0], f"{name} x"), targets(data[1])
         if len(np.asarray(y)) != _length(x):
             raise ConfigurationError(
                 f"{name} x and y hold different numbers of examples. Received: "
                 f"{_length(x)} inputs and {len(np.asarray(y))} labels"
             )
         return tf.data.Dataset.from_tensor_slices((x, np.asarray(y)))
-    return tf.data.Dataset.from_tensor_slices(data)
+    return tf.data.Dataset.from_tensor_slices(model_inputs(data, name))
 
 
 def _length(x):
