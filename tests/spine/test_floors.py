@@ -23,17 +23,26 @@ FLOORS = {
             "saving",
             "data",
             "inputs",
+            "native_logs",
         ),
         0,
     ),
     **dict.fromkeys(("backbones", "registry"), 1),
     **dict.fromkeys(
-        ("transfer_model", "strategies", "optimizers", "callbacks", "feature_cache", "data_checks"),
+        (
+            "transfer_model",
+            "strategies",
+            "optimizers",
+            "callbacks",
+            "feature_cache",
+            "data_checks",
+            "step_guard",
+        ),
         2,
     ),
     **dict.fromkeys(("domain", "pretrain", "text"), 3),
-    **dict.fromkeys(("evaluation", "analysis"), 4),
-    **dict.fromkeys(("builder", "recipes", "cli", "testing", "__init__"), 5),
+    **dict.fromkeys(("evaluation", "analysis", "ranking"), 4),
+    **dict.fromkeys(("builder", "recipes", "cli", "testing", "export", "__init__"), 5),
 }
 TOP_FLOOR = 5
 
