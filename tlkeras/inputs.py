@@ -112,6 +112,18 @@ def adapt_arguments(method, args, kwargs):
     return args, kwargs
 
 
+def _adapted(method):
+    """`method` of `keras.Model`, called with its data adapted."""
+
+    def adapted(self, *args, **kwargs):
+        args, kwargs = adapt_arguments(method, args, kwargs)
+        return getattr(super(InputAdapter, self), method)(*args, **kwargs)
+
+    adapted.__name__, adapted.__qualname__ = method, f"InputAdapter.{method}"
+    adapted.__doc__ = f"`keras.Model.{method}`, taking any input kind of `tlkeras.inputs`."
+    return adapted
+
+
 class InputAdapter:
     """Model mixin: `fit`, `evaluate`, `predict` and the `*_on_batch` methods take any input kind.
 
@@ -119,29 +131,12 @@ class InputAdapter:
     itself before calling `super().fit(...)` calls `adapt_arguments` first.
     """
 
-    def fit(self, *args, **kwargs):
-        args, kwargs = adapt_arguments("fit", args, kwargs)
-        return super().fit(*args, **kwargs)
-
-    def evaluate(self, *args, **kwargs):
-        args, kwargs = adapt_arguments("evaluate", args, kwargs)
-        return super().evaluate(*args, **kwargs)
-
-    def predict(self, *args, **kwargs):
-        args, kwargs = adapt_arguments("predict", args, kwargs)
-        return super().predict(*args, **kwargs)
-
-    def train_on_batch(self, *args, **kwargs):
-        args, kwargs = adapt_arguments("train_on_batch", args, kwargs)
-        return super().train_on_batch(*args, **kwargs)
-
-    def test_on_batch(self, *args, **kwargs):
-        args, kwargs = adapt_arguments("test_on_batch", args, kwargs)
-        return super().test_on_batch(*args, **kwargs)
-
-    def predict_on_batch(self, *args, **kwargs):
-        args, kwargs = adapt_arguments("predict_on_batch", args, kwargs)
-        return super().predict_on_batch(*args, **kwargs)
+    fit = _adapted("fit")
+    evaluate = _adapted("evaluate")
+    predict = _adapted("predict")
+    train_on_batch = _adapted("train_on_batch")
+    test_on_batch = _adapted("test_on_batch")
+    predict_on_batch = _adapted("predict_on_batch")
 
 
 def examples(data, name="data"):

@@ -1,10 +1,10 @@
 """compare() takes the inputs fit() takes: lists of texts, pandas columns, tf.data datasets."""
 
 import keras
-import numpy as np
 import pandas as pd
 import pytest
 from eval_helpers import TINY
+from folder_data import write_image_folders
 
 import tlkeras
 
@@ -39,18 +39,9 @@ def test_compare_takes_a_list_of_texts_and_pandas_columns():
     assert (results["n_train"] == 8).all() and results["value"].notna().all()
 
 
-def _write_images(root, per_class):
-    rng = np.random.default_rng(0)
-    for label in ("cats", "dogs"):
-        (root / label).mkdir(parents=True)
-        for index in range(per_class):
-            image = rng.integers(0, 256, size=(16, 16, 3), dtype="uint8")
-            keras.utils.save_img(root / label / f"{index}.png", image)
-
-
 def test_compare_takes_image_dataset_from_directory(tmp_path):
-    _write_images(tmp_path / "train", per_class=6)
-    _write_images(tmp_path / "test", per_class=2)
+    write_image_folders(tmp_path / "train", per_class=6)
+    write_image_folders(tmp_path / "test", per_class=2)
     train, test = (
         keras.utils.image_dataset_from_directory(tmp_path / split, image_size=(16, 16))
         for split in ("train", "test")

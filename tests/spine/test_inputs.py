@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from folder_data import write_image_folders
 from tiny import tiny_cnn
 
 import tlkeras
@@ -95,15 +96,6 @@ def test_domain_adaptation_takes_lists_of_texts():
     assert np.isfinite(dann.evaluate(tuple(TEXTS), LABELS, verbose=0)[0])
 
 
-def _write_images(root, per_class=4):
-    rng = np.random.default_rng(0)
-    for label in ("cats", "dogs"):
-        (root / label).mkdir(parents=True)
-        for index in range(per_class):
-            image = rng.integers(0, 256, size=(16, 16, 3), dtype="uint8")
-            keras.utils.save_img(root / label / f"{index}.png", image)
-
-
 def _write_texts(root, per_class=4):
     for label, words in (("neg", "dropped fell bad"), ("pos", "good rose won")):
         (root / label).mkdir(parents=True)
@@ -112,7 +104,7 @@ def _write_texts(root, per_class=4):
 
 
 def test_directory_datasets_go_straight_into_fit(tmp_path):
-    _write_images(tmp_path / "images")
+    write_image_folders(tmp_path / "images", per_class=4)
     images = keras.utils.image_dataset_from_directory(
         tmp_path / "images", image_size=(16, 16), batch_size=4, seed=0
     )
@@ -145,7 +137,7 @@ def test_tfds_supervised_dataset_goes_into_fit_and_examples():
 def test_examples_reads_batched_and_unbatched_datasets_in_order(tmp_path):
     import tensorflow as tf
 
-    _write_images(tmp_path, per_class=3)
+    write_image_folders(tmp_path, per_class=3)
     batched = keras.utils.image_dataset_from_directory(
         tmp_path, image_size=(16, 16), batch_size=4, shuffle=False
     )

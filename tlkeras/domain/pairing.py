@@ -33,10 +33,11 @@ def pair_datasets(
     `y = {"source": ys, "labeled_target": yl}`.
 
     Args:
-        source: labeled source data: a tuple `(x, y)` of arrays, or an
+        source: labeled source data: a tuple `(x, y)` of arrays (texts may
+            be a list or a pandas column, see `tlkeras.inputs`), or an
             unbatched `tf.data.Dataset` of `(x, y)` pairs.
-        target: unlabeled target data: an array of inputs, or an unbatched
-            `tf.data.Dataset` of inputs.
+        target: unlabeled target data: an array (or list) of inputs, or an
+            unbatched `tf.data.Dataset` of inputs.
         labeled_target: a few labeled target examples, as `source`. Defaults
             to `None` (unsupervised adaptation).
         batch_size: source (and unlabeled target) examples per batch.
