@@ -12,6 +12,7 @@ carry is caught by `NonFiniteLossGuard` at the batch where it appears.
 import numpy as np
 
 from tlkeras.errors import DataError
+from tlkeras.inputs import is_dataset
 
 
 def check_fit_data(model, x, y=None, batch_size=None, name="x"):
@@ -25,7 +26,7 @@ def check_fit_data(model, x, y=None, batch_size=None, name="x"):
             Defaults to `None` (32, as Keras).
         name: what to call `x` in messages. Defaults to `"x"`.
     """
-    if _is_dataset(x):
+    if is_dataset(x):
         _check_dataset(x, name)
         return
     inputs = _as_named_arrays(x, model, name)
@@ -37,12 +38,8 @@ def check_fit_data(model, x, y=None, batch_size=None, name="x"):
         if len(array) == 0:
             raise DataError(f"No examples to train on. Received: {key} with shape {array.shape}")
         _check_input(model, key, array, batch_size)
-    if y is not None and not _is_dataset(y):
+    if y is not None and not is_dataset(y):
         _check_targets(model, y, sizes, batch_size)
-
-
-def _is_dataset(value):
-    return type(value).__module__.startswith("tensorflow") and hasattr(value, "element_spec")
 
 
 def _check_dataset(dataset, name):

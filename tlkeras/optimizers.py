@@ -24,6 +24,10 @@ from keras import ops
 from tlkeras.errors import ConfigurationError
 
 ULMFIT_DECAY = 2.6
+# "auto" learning rates: a frozen backbone tolerates a head-training rate; an
+# unfrozen pretrained backbone needs a small one not to wash out its features.
+HEAD_LEARNING_RATE = 1e-3
+FINE_TUNE_LEARNING_RATE = 1e-4
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")

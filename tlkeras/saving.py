@@ -9,7 +9,10 @@ the many errors of a missing, truncated or foreign file into a
 `tlkeras.errors.WeightsError` that names the path.
 """
 
+import contextlib
 import os
+import shutil
+import tempfile
 import zipfile
 
 import keras
@@ -82,3 +85,31 @@ def load_model(path, *, safe_mode=True, compile=True, custom_objects=None):
             f"Could not load the model file {path!r}: {type(error).__name__}: {message[:500]}. "
             f"Received: path={path!r}"
         ) from error
+
+
+@contextlib.contextmanager
+def replacing_directory(path):
+    """Yields a staging folder that replaces the folder `path` when the block ends.
+
+    A reader never sees half a folder: everything is written under a
+    temporary name beside `path` and renamed into place; an existing `path`
+    is replaced (a save, unlike `tlkeras.weights.cache.atomic_directory`,
+    which keeps the first copy of a cache entry). On an exception the
+    staging folder is removed and `path` is left as it was.
+    """
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", dir=parent)
+    try:
+        os.chmod(staging, 0o755)  # mkdtemp makes it private; the folder is shared like any
+        yield staging
+        if os.path.exists(path):
+            retired = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old.", dir=parent)
+            os.rename(path, os.path.join(retired, "old"))
+            os.rename(staging, path)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.rename(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

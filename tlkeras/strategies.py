@@ -26,8 +26,8 @@ import numpy as np
 from tlkeras import optimizers as optimizers_lib
 from tlkeras.callbacks.gradual_unfreezing import GradualUnfreezing
 from tlkeras.errors import ConfigurationError
-from tlkeras.transfer_model import FINE_TUNE_LEARNING_RATE
-from tlkeras.transfer_model import HEAD_LEARNING_RATE
+from tlkeras.optimizers import FINE_TUNE_LEARNING_RATE
+from tlkeras.optimizers import HEAD_LEARNING_RATE
 
 LORA_LAYER_TYPES = (
     keras.layers.Dense,

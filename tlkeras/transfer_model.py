@@ -4,20 +4,21 @@ import keras
 
 from tlkeras import distribution
 from tlkeras import heads as heads_lib
+from tlkeras import strategies as strategies_lib
 from tlkeras.backbones.backbone import Backbone
 from tlkeras.backbones.backbone import trainable_by_nature
 from tlkeras.errors import ConfigurationError
+from tlkeras.inputs import InputAdapter
+from tlkeras.inputs import adapt_arguments
+from tlkeras.optimizers import FINE_TUNE_LEARNING_RATE
+from tlkeras.optimizers import HEAD_LEARNING_RATE
 
-# "auto" learning rates: a frozen backbone tolerates a head-training rate; an
-# unfrozen pretrained backbone needs a small one not to wash out its features.
-HEAD_LEARNING_RATE = 1e-3
-FINE_TUNE_LEARNING_RATE = 1e-4
 # keras.Model.fit(x, y, batch_size, epochs, verbose, callbacks, ...)
 FIT_CALLBACKS_POSITION = 5
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
-class TransferModel(distribution.MultiWorkerTraining, keras.Model):
+class TransferModel(InputAdapter, distribution.MultiWorkerTraining, keras.Model):
     """A functional model made of a `Backbone` and new layers on top.
 
     Built by `tlkeras.build`. Its `layer_groups` are the backbone's groups
@@ -109,9 +110,9 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
         for index, group in enumerate(self.layer_groups):
             for layer in group:
                 _set_trainable(layer, index not in frozen)
-        strategies_lib().train_lora_only(self.backbone)
+        strategies_lib.train_lora_only(self.backbone)
         if self.batchnorm_frozen:
-            strategies_lib().freeze_batchnorm(self.backbone)
+            strategies_lib.freeze_batchnorm(self.backbone)
 
     def unfreeze(self):
         """Makes every layer group trainable (full fine-tuning)."""
@@ -161,7 +162,7 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
         model.fit(x, y, epochs=5)
         ```
         """
-        return strategies_lib().configure(self, strategy)
+        return strategies_lib.configure(self, strategy)
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
         """`keras.Model.compile` with "auto" defaults matched to the heads.
@@ -208,7 +209,7 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
             pretrained = self.backbone.weights_source is not None
             rate = FINE_TUNE_LEARNING_RATE if backbone_trains and pretrained else HEAD_LEARNING_RATE
             optimizer = keras.optimizers.Adam(learning_rate=rate)
-        return strategies_lib().compile_optimizer(self, optimizer, auto=auto)
+        return strategies_lib.compile_optimizer(self, optimizer, auto=auto)
 
     def _per_head(self, method, heads):
         missing = [name for name, head in heads.items() if not hasattr(head, method)]
@@ -279,8 +280,11 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
                 NaN/Inf: `tlkeras.errors.DataError` naming the example), and
                 stop at the batch whose loss turns NaN/Inf
                 (`tlkeras.callbacks.NonFiniteLossGuard`). Defaults to `True`.
-            *args, **kwargs: as for `keras.Model.fit`.
+            *args, **kwargs: as for `keras.Model.fit` (texts may also be a
+                list, a `str_` array or a pandas column: `tlkeras.inputs`).
         """
+        # The checks and the feature cache read the data before Keras does.
+        args, kwargs = adapt_arguments("fit", args, kwargs)
         self._size_heads(args, kwargs)
         if check_data:
             self._check_fit_arguments(args, kwargs)
@@ -288,11 +292,11 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
                 kwargs = self._with_guard(args, kwargs)
         if len(args) > FIT_CALLBACKS_POSITION:
             args = list(args)
-            args[FIT_CALLBACKS_POSITION] = strategies_lib().fit_callbacks(
+            args[FIT_CALLBACKS_POSITION] = strategies_lib.fit_callbacks(
                 self, args[FIT_CALLBACKS_POSITION]
             )
         else:
-            kwargs["callbacks"] = strategies_lib().fit_callbacks(self, kwargs.get("callbacks"))
+            kwargs["callbacks"] = strategies_lib.fit_callbacks(self, kwargs.get("callbacks"))
         if cache_features:
             from tlkeras.feature_cache import fit_cached
 
@@ -359,13 +363,6 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
 
 def _unsized(head):
     return getattr(head, "sized_from_labels", False) and not head.sized
-
-
-def strategies_lib():
-    # Imported on use: tlkeras.strategies builds on this module.
-    from tlkeras import strategies
-
-    return strategies
 
 
 def _optimizer_variable_keys(optimizer):

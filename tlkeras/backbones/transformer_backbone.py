@@ -7,6 +7,7 @@ import numpy as np
 
 from tlkeras.backbones.backbone import Backbone
 from tlkeras.backbones.backbone import trainable_by_nature
+from tlkeras.saving import replacing_directory
 
 EXAMPLE_TEXTS = (
     "The quick brown fox jumps over the lazy dog.",
@@ -114,8 +115,6 @@ class TransformerBackbone(Backbone):
         model = tlkeras.build("gpt2", weights="presets/gpt2_glosses", num_classes=45)
         ```
         """
-        from tlkeras.pretrain.preset import replacing_directory
-
         directory = os.path.abspath(os.fspath(directory))
         with replacing_directory(directory) as staging:
             self.encoder.save_to_preset(staging)

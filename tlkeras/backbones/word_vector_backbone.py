@@ -10,6 +10,9 @@ from tlkeras.backbones.transformer_backbone import example_texts
 from tlkeras.errors import ConfigurationError
 from tlkeras.errors import TlkerasError
 from tlkeras.errors import WeightsError
+from tlkeras.weights.word_vectors import WordVectors
+from tlkeras.weights.word_vectors import load_word_vectors
+from tlkeras.weights.word_vectors import split_words
 
 ENCODERS = (None, "bilstm")
 # weights=None with no vocabulary: a small built-in one, enough for tests and demos.
@@ -78,7 +81,7 @@ def word_vectors(
 
     Args:
         weights: a word2vec text or `.bin` file, a GloVe text file, or a
-            `tlkeras.text.WordVectors`. Defaults to `None` (random vectors).
+            `tlkeras.weights.WordVectors`. Defaults to `None` (random vectors).
         vocabulary: the words that get their own row. Defaults to `None`:
             the first `max_tokens` words of `weights` (the most frequent in
             the usual files), or a small built-in list with no weights. Words
@@ -102,10 +105,6 @@ def word_vectors(
                           num_classes=45, freeze=1)
     ```
     """
-    from tlkeras.text.word_vectors import WordVectors
-    from tlkeras.text.word_vectors import load_word_vectors
-    from tlkeras.text.word_vectors import split_words
-
     if encoder not in ENCODERS:
         raise ConfigurationError(
             f"Unknown encoder. Received: encoder={encoder!r}; expected one of {ENCODERS}."

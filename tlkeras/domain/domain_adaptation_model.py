@@ -10,10 +10,11 @@ from tlkeras.backbones.backbone import trainable_by_nature
 from tlkeras.domain.losses import coral_loss
 from tlkeras.domain.losses import mmd_loss
 from tlkeras.errors import ConfigurationError
+from tlkeras.inputs import InputAdapter
 from tlkeras.layers.gradient_reversal import GradientReversal
-from tlkeras.transfer_model import FINE_TUNE_LEARNING_RATE
+from tlkeras.optimizers import FINE_TUNE_LEARNING_RATE
+from tlkeras.optimizers import HEAD_LEARNING_RATE
 from tlkeras.transfer_model import FIT_CALLBACKS_POSITION
-from tlkeras.transfer_model import HEAD_LEARNING_RATE
 
 METHODS = ("dann", "mmd", "coral", None)
 DISCREPANCIES = {"mmd": mmd_loss, "coral": coral_loss}
@@ -21,7 +22,7 @@ SOURCE, TARGET, LABELED_TARGET = "source", "target", "labeled_target"
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
-class DomainAdaptationModel(distribution.MultiWorkerTraining, keras.Model):
+class DomainAdaptationModel(InputAdapter, distribution.MultiWorkerTraining, keras.Model):
     """Trains a transfer model on labeled source and unlabeled target data.
 
     Wraps a model built by `tlkeras.build(..., bottleneck=...)` and shares its

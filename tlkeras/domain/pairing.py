@@ -3,6 +3,8 @@
 import numpy as np
 
 from tlkeras.errors import ConfigurationError
+from tlkeras.inputs import model_inputs
+from tlkeras.inputs import targets
 
 SHUFFLE_BUFFER = 10_000
 
@@ -31,10 +33,11 @@ def pair_datasets(
     `y = {"source": ys, "labeled_target": yl}`.
 
     Args:
-        source: labeled source data: a tuple `(x, y)` of arrays, or an
+        source: labeled source data: a tuple `(x, y)` of arrays (texts may
+            be a list or a pandas column, see `tlkeras.inputs`), or an
             unbatched `tf.data.Dataset` of `(x, y)` pairs.
-        target: unlabeled target data: an array of inputs, or an unbatched
-            `tf.data.Dataset` of inputs.
+        target: unlabeled target data: an array (or list) of inputs, or an
+            unbatched `tf.data.Dataset` of inputs.
         labeled_target: a few labeled target examples, as `source`. Defaults
             to `None` (unsupervised adaptation).
         batch_size: source (and unlabeled target) examples per batch.
@@ -105,14 +108,14 @@ def _as_dataset(data, name, labeled):
                 f"{name} must be a tuple (x, y) of arrays or an unbatched tf.data.Dataset "
                 f"of (x, y). Received: {name}={type(data).__name__}"
             )
-        x, y = data
+        x, y = model_inputs(data[0], f"{name} x"), targets(data[1])
         if len(np.asarray(y)) != _length(x):
             raise ConfigurationError(
                 f"{name} x and y hold different numbers of examples. Received: "
                 f"{_length(x)} inputs and {len(np.asarray(y))} labels"
             )
         return tf.data.Dataset.from_tensor_slices((x, np.asarray(y)))
-    return tf.data.Dataset.from_tensor_slices(data)
+    return tf.data.Dataset.from_tensor_slices(model_inputs(data, name))
 
 
 def _length(x):

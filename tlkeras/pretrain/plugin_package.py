@@ -6,7 +6,7 @@ import shutil
 
 from tlkeras.errors import ConfigurationError
 from tlkeras.pretrain.preset import read_preset_config
-from tlkeras.pretrain.preset import replacing_directory
+from tlkeras.saving import replacing_directory
 
 _PYPROJECT = """\
 [build-system]

@@ -1,16 +1,14 @@
 """Preset folders: a backbone's config, weights and preprocessing, written atomically."""
 
-import contextlib
 import copy
 import json
 import os
-import shutil
-import tempfile
 
 import keras
 
 from tlkeras.backbones.backbone import Backbone
 from tlkeras.errors import ConfigurationError
+from tlkeras.saving import replacing_directory
 
 PRESET_FORMAT = "tlkeras.preset"
 FORMAT_VERSION = 1
@@ -146,34 +144,6 @@ def _with_input_shape(backbone_config, input_shape, path):
         )
     inputs[0]["config"]["batch_shape"] = [None, *input_shape]
     return config
-
-
-@contextlib.contextmanager
-def replacing_directory(path):
-    """Yields a staging folder that replaces the folder `path` when the block ends.
-
-    A reader never sees half a folder: everything is written under a
-    temporary name beside `path` and renamed into place; an existing `path`
-    is replaced (a save, unlike `tlkeras.weights.cache.atomic_directory`,
-    which keeps the first copy of a cache entry). On an exception the
-    staging folder is removed and `path` is left as it was.
-    """
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", dir=parent)
-    try:
-        os.chmod(staging, 0o755)  # mkdtemp makes it private; the folder is shared like any
-        yield staging
-        if os.path.exists(path):
-            retired = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old.", dir=parent)
-            os.rename(path, os.path.join(retired, "old"))
-            os.rename(staging, path)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.rename(staging, path)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def _write_json(path, content):

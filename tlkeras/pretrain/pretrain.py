@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from tlkeras.backbones.backbone import Backbone
+from tlkeras.backbones.lookup import get_backbone
 from tlkeras.errors import ConfigurationError
 from tlkeras.pretrain.epoch_checkpoint import WEIGHTS_FILE
 from tlkeras.pretrain.epoch_checkpoint import EpochCheckpoint
@@ -91,8 +92,6 @@ def pretrain(
     ```
     """
     if not isinstance(backbone, Backbone):
-        from tlkeras.builder import get_backbone
-
         backbone = get_backbone(backbone)
     if not isinstance(objective, str):
         raise ConfigurationError(

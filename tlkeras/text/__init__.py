@@ -1,7 +1,8 @@
 """Text transfer: word vectors, masked-LM and next-token continued pre-training.
 
 - `load_word_vectors` / `save_word_vectors`: word2vec (text, binary) and GloVe
-  files as `WordVectors`, with `coverage(texts)`; the `"word_vectors"`
+  files as `WordVectors`, with `coverage(texts)` (re-exported from
+  `tlkeras.weights.word_vectors`, their one home); the `"word_vectors"`
   backbone turns them into a Keras `Embedding`.
 - `continue_pretraining`: domain-adaptive language-model pre-training on
   unlabeled text (masked LM for BERT-like backbones, next-token for GPT-2),
@@ -11,10 +12,10 @@
 
 from tlkeras.text.continued_pretraining import continue_pretraining
 from tlkeras.text.language_model_pretrainer import LanguageModelPretrainer
-from tlkeras.text.word_vectors import WordVectors
-from tlkeras.text.word_vectors import load_word_vectors
-from tlkeras.text.word_vectors import save_word_vectors
-from tlkeras.text.word_vectors import split_words
+from tlkeras.weights.word_vectors import WordVectors
+from tlkeras.weights.word_vectors import load_word_vectors
+from tlkeras.weights.word_vectors import save_word_vectors
+from tlkeras.weights.word_vectors import split_words
 
 __all__ = [
     "LanguageModelPretrainer",

