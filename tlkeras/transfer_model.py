@@ -6,6 +6,7 @@ from tlkeras import distribution
 from tlkeras.backbones.backbone import Backbone
 from tlkeras.backbones.backbone import trainable_by_nature
 from tlkeras.errors import ConfigurationError
+from tlkeras.step_guard import GuardedTrainStep
 
 # "auto" learning rates: a frozen backbone tolerates a head-training rate; an
 # unfrozen pretrained backbone needs a small one not to wash out its features.
@@ -16,7 +17,7 @@ FIT_CALLBACKS_POSITION = 5
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
-class TransferModel(distribution.MultiWorkerTraining, keras.Model):
+class TransferModel(distribution.MultiWorkerTraining, GuardedTrainStep, keras.Model):
     """A functional model made of a `Backbone` and new layers on top.
 
     Built by `tlkeras.build`. Its `layer_groups` are the backbone's groups
@@ -276,14 +277,18 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
             check_data: check in-memory data against the model before
                 training (shapes, dtypes, label range, one-hot vs sparse,
                 NaN/Inf: `tlkeras.errors.DataError` naming the example), and
-                stop at the batch whose loss turns NaN/Inf
-                (`tlkeras.callbacks.NonFiniteLossGuard`). Defaults to `True`.
+                train with a step that applies no update from the first batch
+                whose loss or gradients turn NaN/Inf, then raise at that
+                epoch's end naming the batch
+                (`tlkeras.callbacks.NonFiniteLossGuard`); no per-batch work
+                on the host. Defaults to `True`.
             *args, **kwargs: as for `keras.Model.fit`.
         """
         if check_data:
             self._check_fit_arguments(args, kwargs)
-            if not cache_features:  # the cache checks its features itself
-                kwargs = self._with_guard(args, kwargs)
+        # The feature cache checks its features itself.
+        guarded = check_data and not cache_features
+        args, kwargs = self.guard_fit_arguments(args, kwargs, guarded, FIT_CALLBACKS_POSITION)
         if len(args) > FIT_CALLBACKS_POSITION:
             args = list(args)
             args[FIT_CALLBACKS_POSITION] = strategies_lib().fit_callbacks(
@@ -311,20 +316,11 @@ class TransferModel(distribution.MultiWorkerTraining, keras.Model):
         if isinstance(validation, tuple) and len(validation) >= 2:
             check_fit_data(self, validation[0], validation[1], batch_size, name="validation x")
 
-    def _with_guard(self, args, kwargs):
-        from tlkeras.callbacks.non_finite_loss_guard import NonFiniteLossGuard
-
-        if len(args) > FIT_CALLBACKS_POSITION:
-            return kwargs  # callbacks given positionally: left exactly as passed
-        callbacks = list(kwargs.get("callbacks") or [])
-        if not any(isinstance(c, NonFiniteLossGuard) for c in callbacks):
-            # First, so that it raises before a checkpoint saves a NaN model.
-            callbacks.insert(0, NonFiniteLossGuard())
-        return {**kwargs, "callbacks": callbacks}
-
     def train_on_batch(self, *args, **kwargs):
         self.prepare_training()
-        return super().train_on_batch(*args, **kwargs)
+        logs = super().train_on_batch(*args, **kwargs)
+        self.check_step_record("a train_on_batch call")
+        return logs
 
     # === Config ===
     def get_config(self):
