@@ -164,3 +164,40 @@ def test_no_per_batch_hook_is_installed_by_default(monkeypatch):
             assert keras.src.utils.python_utils.is_default(getattr(callback, hook)), (
                 f"{type(callback).__name__}.{hook} runs on the host every batch"
             )
+
+
+def test_domain_adaptation_skips_a_nan_target_batch():
+    from tlkeras.domain import DomainAdaptationModel
+
+    x_source, y_source = _data(n=64, seed=1)
+    x_target, _ = _data(n=64, seed=2)
+    x_target[20] = np.nan  # batch 1 of 16
+
+    def trainer(n):
+        model = DomainAdaptationModel(_bottleneck_model(), method="dann", adaptation_weight=0.5)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        model.fit(
+            {"source": x_source[:n], "target": x_target[:n]},
+            y_source[:n],
+            batch_size=16,
+            epochs=1,
+            shuffle=False,
+            verbose=0,
+        )
+        return model
+
+    bad = DomainAdaptationModel(_bottleneck_model(), method="dann", adaptation_weight=0.5)
+    bad.compile(optimizer=keras.optimizers.Adam(1e-2))
+    with pytest.raises(DataError, match=r"epoch 0, batch 1\b"):
+        bad.fit(
+            {"source": x_source, "target": x_target},
+            y_source,
+            batch_size=16,
+            shuffle=False,
+            verbose=0,
+        )
+    # What the failed run left behind equals a run on the good batch alone.
+    reference = trainer(16)
+    for ours, theirs in zip(bad.get_weights(), reference.get_weights(), strict=True):
+        assert np.isfinite(ours).all()
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
