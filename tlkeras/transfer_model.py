@@ -12,13 +12,14 @@ from tlkeras.inputs import InputAdapter
 from tlkeras.inputs import adapt_arguments
 from tlkeras.optimizers import FINE_TUNE_LEARNING_RATE
 from tlkeras.optimizers import HEAD_LEARNING_RATE
+from tlkeras.step_guard import GuardedTrainStep
 
 # keras.Model.fit(x, y, batch_size, epochs, verbose, callbacks, ...)
 FIT_CALLBACKS_POSITION = 5
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
-class TransferModel(InputAdapter, distribution.MultiWorkerTraining, keras.Model):
+class TransferModel(InputAdapter, distribution.MultiWorkerTraining, GuardedTrainStep, keras.Model):
     """A functional model made of a `Backbone` and new layers on top.
 
     Built by `tlkeras.build`. Its `layer_groups` are the backbone's groups
@@ -278,8 +279,11 @@ class TransferModel(InputAdapter, distribution.MultiWorkerTraining, keras.Model)
             check_data: check in-memory data against the model before
                 training (shapes, dtypes, label range, one-hot vs sparse,
                 NaN/Inf: `tlkeras.errors.DataError` naming the example), and
-                stop at the batch whose loss turns NaN/Inf
-                (`tlkeras.callbacks.NonFiniteLossGuard`). Defaults to `True`.
+                train with a step that applies no update from the first batch
+                whose loss or gradients turn NaN/Inf, then raise at that
+                epoch's end naming the batch
+                (`tlkeras.callbacks.NonFiniteLossGuard`); no per-batch work
+                on the host. Defaults to `True`.
             *args, **kwargs: as for `keras.Model.fit` (texts may also be a
                 list, a `str_` array or a pandas column: `tlkeras.inputs`).
         """
@@ -288,8 +292,9 @@ class TransferModel(InputAdapter, distribution.MultiWorkerTraining, keras.Model)
         self._size_heads(args, kwargs)
         if check_data:
             self._check_fit_arguments(args, kwargs)
-            if not cache_features:  # the cache checks its features itself
-                kwargs = self._with_guard(args, kwargs)
+        # The feature cache checks its features itself.
+        guarded = check_data and not cache_features
+        args, kwargs = self.guard_fit_arguments(args, kwargs, guarded, FIT_CALLBACKS_POSITION)
         if len(args) > FIT_CALLBACKS_POSITION:
             args = list(args)
             args[FIT_CALLBACKS_POSITION] = strategies_lib.fit_callbacks(
@@ -317,17 +322,6 @@ class TransferModel(InputAdapter, distribution.MultiWorkerTraining, keras.Model)
         if isinstance(validation, tuple) and len(validation) >= 2:
             check_fit_data(self, validation[0], validation[1], batch_size, name="validation x")
 
-    def _with_guard(self, args, kwargs):
-        from tlkeras.callbacks.non_finite_loss_guard import NonFiniteLossGuard
-
-        if len(args) > FIT_CALLBACKS_POSITION:
-            return kwargs  # callbacks given positionally: left exactly as passed
-        callbacks = list(kwargs.get("callbacks") or [])
-        if not any(isinstance(c, NonFiniteLossGuard) for c in callbacks):
-            # First, so that it raises before a checkpoint saves a NaN model.
-            callbacks.insert(0, NonFiniteLossGuard())
-        return {**kwargs, "callbacks": callbacks}
-
     # === Head sizing ===
     def _size_heads(self, args, kwargs):
         """Sizes classifier heads built without num_classes from fit()'s labels."""
@@ -348,7 +342,9 @@ class TransferModel(InputAdapter, distribution.MultiWorkerTraining, keras.Model)
 
     def train_on_batch(self, *args, **kwargs):
         self.prepare_training()
-        return super().train_on_batch(*args, **kwargs)
+        logs = super().train_on_batch(*args, **kwargs)
+        self.check_step_record("a train_on_batch call")
+        return logs
 
     # === Config ===
     def get_config(self):

@@ -164,6 +164,27 @@ def domain_adversarial(distribution):
     return trainer.weights
 
 
+def nan_batch(distribution):
+    """One example of batch 2 is NaN: every replica skips the update from that batch on."""
+    import keras
+
+    from tlkeras.errors import DataError
+
+    x, y = _data()
+    x[2 * GLOBAL_BATCH + 1] = np.nan  # on one replica only
+    model = _build(distribution)
+    model.compile(optimizer=keras.optimizers.SGD(0.05))
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH)
+    try:
+        model.fit(dataset, epochs=2, verbose=0)
+    except DataError as error:
+        if "epoch 0, batch 2;" not in str(error):
+            raise
+    else:
+        raise RuntimeError("the NaN batch was not reported")
+    return model.weights
+
+
 CASES = {
     case.__name__: case
     for case in (
@@ -176,6 +197,7 @@ CASES = {
         feature_cache,
         multi_task,
         domain_adversarial,
+        nan_batch,
     )
 }
 

@@ -67,6 +67,7 @@ def mirrored_results(tmp_path_factory):
         "feature_cache",
         "multi_task",
         "domain_adversarial",
+        "nan_batch",
     ],
 )
 def test_two_replicas_train_the_same_weights_as_one_device(mirrored_results, case):

@@ -14,6 +14,7 @@ from tlkeras.inputs import InputAdapter
 from tlkeras.layers.gradient_reversal import GradientReversal
 from tlkeras.optimizers import FINE_TUNE_LEARNING_RATE
 from tlkeras.optimizers import HEAD_LEARNING_RATE
+from tlkeras.step_guard import GuardedTrainStep
 from tlkeras.transfer_model import FIT_CALLBACKS_POSITION
 
 METHODS = ("dann", "mmd", "coral", None)
@@ -22,7 +23,9 @@ SOURCE, TARGET, LABELED_TARGET = "source", "target", "labeled_target"
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
-class DomainAdaptationModel(InputAdapter, distribution.MultiWorkerTraining, keras.Model):
+class DomainAdaptationModel(
+    InputAdapter, distribution.MultiWorkerTraining, GuardedTrainStep, keras.Model
+):
     """Trains a transfer model on labeled source and unlabeled target data.
 
     Wraps a model built by `tlkeras.build(..., bottleneck=...)` and shares its
@@ -303,12 +306,21 @@ class DomainAdaptationModel(InputAdapter, distribution.MultiWorkerTraining, kera
             self._traced_trainable_state = state
             self.train_function = None
 
-    def fit(self, *args, **kwargs):
+    def fit(self, *args, check_data=True, **kwargs):
         """`keras.Model.fit` on domain pairs, plus the task model's strategy callbacks.
 
         A task model built with `strategy="gradual"` unfreezes inside this
         `fit()` as it would in its own.
+
+        Args:
+            check_data: train with a step that applies no update from the
+                first batch whose loss or gradients turn NaN/Inf, and raise
+                `tlkeras.errors.DataError` naming it at that epoch's end
+                (`tlkeras.callbacks.NonFiniteLossGuard`); no per-batch work
+                on the host. Defaults to `True`.
+            *args, **kwargs: as for `keras.Model.fit`.
         """
+        args, kwargs = self.guard_fit_arguments(args, kwargs, check_data, FIT_CALLBACKS_POSITION)
         strategies = getattr(self.task_model, "_strategies", ())
         if strategies and len(args) <= FIT_CALLBACKS_POSITION:
             from tlkeras.strategies import fit_callbacks

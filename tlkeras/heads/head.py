@@ -9,7 +9,9 @@ class Head(keras.layers.Layer):
     """Base class of task heads: knows its loss and metrics for `compile("auto")`.
 
     A head is one layer (its own layer group) and computes in float32 so that
-    losses stay numerically stable under mixed precision.
+    losses stay numerically stable under mixed precision: on purpose, a head
+    given a mixed policy (`dtype="mixed_bfloat16"`, or the global one) still
+    outputs float32, and its `compute_output_spec` says so.
 
     Subclasses set `pooled` (whether they take pooled features, one vector per
     example) and implement `default_loss()` and `default_metrics()`. A head
@@ -27,6 +29,18 @@ class Head(keras.layers.Layer):
 
     def default_loss(self):
         raise NotImplementedError
+
+    def compute_output_spec(self, *args, **kwargs):
+        # Float outputs are float32 whatever the policy (see the class docstring).
+        spec = super().compute_output_spec(*args, **kwargs)
+        return keras.tree.map_structure(
+            lambda t: (
+                keras.KerasTensor(t.shape, dtype="float32")
+                if keras.backend.is_float_dtype(t.dtype)
+                else t
+            ),
+            spec,
+        )
 
     def default_metrics(self):
         return []

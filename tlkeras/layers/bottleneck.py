@@ -32,8 +32,10 @@ class Bottleneck(keras.layers.Layer):
     def __init__(self, units, activation="relu", normalization="batch", dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         widths = [units] if isinstance(units, int) else units
-        if not isinstance(widths, (list, tuple)) or not widths or any(
-            not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in widths
+        if (
+            not isinstance(widths, (list, tuple))
+            or not widths
+            or any(not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in widths)
         ):
             raise ConfigurationError(
                 "bottleneck units must be a positive int or a non-empty list of "
@@ -54,14 +56,19 @@ class Bottleneck(keras.layers.Layer):
         self.blocks = [self._block(width, index) for index, width in enumerate(self.units)]
 
     def _block(self, width, index):
-        layers = [keras.layers.Dense(width, name=f"dense_{index}")]
+        # The sublayers compute under this layer's dtype policy: without it,
+        # Bottleneck(dtype="mixed_float16") would compute in float32.
+        policy = self.dtype_policy
+        layers = [keras.layers.Dense(width, dtype=policy, name=f"dense_{index}")]
         if self.normalization == "batch":
-            layers.append(keras.layers.BatchNormalization(name=f"batch_norm_{index}"))
+            layers.append(keras.layers.BatchNormalization(dtype=policy, name=f"batch_norm_{index}"))
         elif self.normalization == "layer":
-            layers.append(keras.layers.LayerNormalization(name=f"layer_norm_{index}"))
-        layers.append(keras.layers.Activation(self.activation, name=f"activation_{index}"))
+            layers.append(keras.layers.LayerNormalization(dtype=policy, name=f"layer_norm_{index}"))
+        layers.append(
+            keras.layers.Activation(self.activation, dtype=policy, name=f"activation_{index}")
+        )
         if self.dropout:
-            layers.append(keras.layers.Dropout(self.dropout, name=f"dropout_{index}"))
+            layers.append(keras.layers.Dropout(self.dropout, dtype=policy, name=f"dropout_{index}"))
         return layers
 
     def build(self, input_shape):
