@@ -14,6 +14,7 @@ from tlkeras.layers.gradient_reversal import GradientReversal
 from tlkeras.transfer_model import FINE_TUNE_LEARNING_RATE
 from tlkeras.transfer_model import FIT_CALLBACKS_POSITION
 from tlkeras.transfer_model import HEAD_LEARNING_RATE
+from tlkeras.transfer_model import keep_dataset_order
 
 METHODS = ("dann", "mmd", "coral", None)
 DISCREPANCIES = {"mmd": mmd_loss, "coral": coral_loss}
@@ -314,7 +315,7 @@ class DomainAdaptationModel(distribution.MultiWorkerTraining, keras.Model):
 
             kwargs["callbacks"] = fit_callbacks(self.task_model, kwargs.get("callbacks"))
         self.prepare_training()
-        return super().fit(*args, **kwargs)
+        return super().fit(*args, **keep_dataset_order(args, kwargs))
 
     # === Inference: the task model's ===
     def predict(self, x, *args, **kwargs):
