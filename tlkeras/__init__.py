@@ -13,6 +13,7 @@ loads with `keras.models.load_model` afterwards too).
 """
 
 import importlib
+import importlib.util
 import sys
 import types
 
@@ -63,13 +64,14 @@ def _load_public_api():
 
 
 def __getattr__(name):
-    # Only public names load the API; any other name (a submodule such as
-    # `registry`) must fail here so that `from tlkeras import registry` imports
-    # just that submodule.
-    if name not in _PUBLIC:
-        raise AttributeError(f"module 'tlkeras' has no attribute {name!r}")
-    _load_public_api()
-    return globals()[name]
+    if name in _PUBLIC:
+        _load_public_api()
+        return globals()[name]
+    # Any other submodule (`tlkeras.registry`, `tlkeras.weights`) is imported
+    # alone, as `import tlkeras` eagerly did before: the registry stays light.
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'tlkeras' has no attribute {name!r}")
 
 
 def __dir__():
