@@ -5,68 +5,88 @@ import tlkeras
 model = tlkeras.build("efficientnet_lite0", head="classifier", num_classes=5, bottleneck=256)
 model.fit(train_ds, validation_data=val_ds, epochs=3)
 ```
+
+`import tlkeras` imports neither Keras nor TensorFlow, so `tlkeras --help` and
+`tlkeras list` answer at once. The first use of any public name below imports
+the whole public API (registering every serializable class, so a saved model
+loads with `keras.models.load_model` afterwards too).
 """
 
-from tlkeras import analysis
-from tlkeras import callbacks
-from tlkeras import domain
-from tlkeras import errors
-from tlkeras import evaluation
-from tlkeras import heads
-from tlkeras import layers
-from tlkeras import optimizers
-from tlkeras import precision
-from tlkeras import strategies
-from tlkeras import text
-from tlkeras.backbones.backbone import Backbone
-from tlkeras.builder import build
-from tlkeras.builder import get_backbone
-from tlkeras.evaluation import compare
-from tlkeras.feature_cache import fit_cached
-from tlkeras.pretrain import load_preset
-from tlkeras.pretrain import pretrain
-from tlkeras.pretrain import register_preset
-from tlkeras.pretrain import save_preset
-from tlkeras.recipes import fine_tune
-from tlkeras.registry import backbone_info
-from tlkeras.registry import list_backbones
-from tlkeras.registry import register_backbone
-from tlkeras.registry import unregister_backbone
-from tlkeras.saving import load_model
-from tlkeras.saving import save_model
-from tlkeras.serving import export
-from tlkeras.transfer_model import TransferModel
+import importlib
+import importlib.util
+import sys
+import types
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Backbone",
-    "TransferModel",
-    "analysis",
-    "backbone_info",
-    "build",
-    "callbacks",
-    "domain",
-    "compare",
-    "errors",
-    "evaluation",
-    "export",
-    "fine_tune",
-    "fit_cached",
-    "get_backbone",
-    "heads",
-    "layers",
-    "list_backbones",
-    "load_model",
-    "load_preset",
-    "optimizers",
-    "precision",
-    "pretrain",
-    "register_backbone",
-    "save_model",
-    "register_preset",
-    "save_preset",
-    "strategies",
-    "text",
-    "unregister_backbone",
-]
+# Public name -> (module, attribute); attribute None: the module itself.
+_PUBLIC = {
+    "analysis": ("tlkeras.analysis", None),
+    "callbacks": ("tlkeras.callbacks", None),
+    "domain": ("tlkeras.domain", None),
+    "errors": ("tlkeras.errors", None),
+    "evaluation": ("tlkeras.evaluation", None),
+    "heads": ("tlkeras.heads", None),
+    "layers": ("tlkeras.layers", None),
+    "optimizers": ("tlkeras.optimizers", None),
+    "precision": ("tlkeras.precision", None),
+    "strategies": ("tlkeras.strategies", None),
+    "text": ("tlkeras.text", None),
+    "Backbone": ("tlkeras.backbones.backbone", "Backbone"),
+    "build": ("tlkeras.builder", "build"),
+    "get_backbone": ("tlkeras.builder", "get_backbone"),
+    "compare": ("tlkeras.evaluation", "compare"),
+    "fit_cached": ("tlkeras.feature_cache", "fit_cached"),
+    "load_preset": ("tlkeras.pretrain", "load_preset"),
+    "pretrain": ("tlkeras.pretrain", "pretrain"),
+    "register_preset": ("tlkeras.pretrain", "register_preset"),
+    "save_preset": ("tlkeras.pretrain", "save_preset"),
+    "fine_tune": ("tlkeras.recipes", "fine_tune"),
+    "backbone_info": ("tlkeras.registry", "backbone_info"),
+    "list_backbones": ("tlkeras.registry", "list_backbones"),
+    "register_backbone": ("tlkeras.registry", "register_backbone"),
+    "unregister_backbone": ("tlkeras.registry", "unregister_backbone"),
+    "load_model": ("tlkeras.saving", "load_model"),
+    "save_model": ("tlkeras.saving", "save_model"),
+    "export": ("tlkeras.serving", "export"),
+    "TransferModel": ("tlkeras.transfer_model", "TransferModel"),
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def _load_public_api():
+    from tlkeras.native_logs import import_backend_quietly
+
+    import_backend_quietly()
+    for name, (module_name, attribute) in _PUBLIC.items():
+        module = importlib.import_module(module_name)
+        globals()[name] = module if attribute is None else getattr(module, attribute)
+
+
+def __getattr__(name):
+    if name in _PUBLIC:
+        _load_public_api()
+        return globals()[name]
+    # Any other submodule (`tlkeras.registry`, `tlkeras.weights`) is imported
+    # alone, as `import tlkeras` eagerly did before: the registry stays light.
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'tlkeras' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name, value):
+        # Importing a submodule binds it on its parent: without this,
+        # `from tlkeras.pretrain import X` before any public name is used
+        # would make `tlkeras.pretrain` the package instead of the function.
+        if isinstance(value, types.ModuleType) and _PUBLIC.get(name, (None, None))[1]:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

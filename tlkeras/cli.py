@@ -1,21 +1,46 @@
-"""The `tlkeras` command: `tlkeras list`, `tlkeras demo`, `tlkeras compare CONFIG.yaml`, `tlkeras export`."""
+"""The `tlkeras` command: `tlkeras list`, `tlkeras demo`, `tlkeras compare CONFIG.yaml`,
+`tlkeras export MODEL.keras OUT`.
+
+Keep each subcommand's heavy imports inside its function: `tlkeras --help` and
+`tlkeras list` import neither Keras nor TensorFlow (tests/spine/test_cli.py).
+"""
 
 import argparse
 import sys
 
 
 def _list(args):
+    # Reads entry points and each plugin's tlkeras_backbones.toml: imports no
+    # plugin and no TensorFlow, so it answers at once.
     from tlkeras import registry
 
-    entries = registry.backbone_info()
     rows = [
-        (e.name, e.modality if args.modality else "-", e.distribution, e.target) for e in entries
+        (
+            e.name,
+            e.metadata.modality or "?",
+            _shape(e.metadata.input_shape, declared=e.metadata.modality is not None),
+            ", ".join(f"{w} ({licence})" for w, licence in e.metadata.weights.items()) or "-",
+            e.distribution,
+            e.target,
+        )
+        for e in registry.backbone_info()
     ]
-    header = ("backbone", "modality", "distribution", "entry point")
-    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(4)]
+    header = ("backbone", "modality", "input", "weights (licence)", "distribution", "entry point")
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
     for row in [header] + rows:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    if any(row[1] == "?" for row in rows):
+        print(
+            f"\n?: not declared; the plugin can state it in its {registry.METADATA_FILE} "
+            "(see docs/plugins.md)."
+        )
     return 0
+
+
+def _shape(shape, declared):
+    if shape is None:
+        return "-" if declared else "?"
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _demo(args):
@@ -43,8 +68,8 @@ def _compare(args):
 def _export(args):
     import numpy as np
 
-    from tlkeras.serving import export
     from tlkeras.saving import load_model
+    from tlkeras.serving import export
 
     data = np.load(args.representative_data) if args.representative_data else None
     export(
@@ -62,9 +87,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="tlkeras", description="Transfer learning for Keras 3.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    listing = commands.add_parser("list", help="installed backbones and the plugins that add them")
-    listing.add_argument(
-        "--modality", action="store_true", help="also show each modality (imports every plugin)"
+    listing = commands.add_parser(
+        "list", help="installed backbones: modality, input, weights and their licences, plugin"
     )
     listing.set_defaults(run=_list)
 
@@ -110,6 +134,11 @@ def main(argv=None):
 
     args = parser.parse_args(argv)
     from tlkeras.errors import TlkerasError
+
+    if args.run is not _list:
+        from tlkeras.native_logs import import_backend_quietly
+
+        import_backend_quietly()
 
     try:
         args.run(args)

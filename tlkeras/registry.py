@@ -9,16 +9,38 @@ Discovery is lazy (listing reads distribution metadata only; a plugin's module
 is imported when its backbone is first built), cached, and fault-isolated: a
 broken or duplicate plugin warns and never breaks `import tlkeras` or any other
 backbone.
+
+What a backbone is (its modality, default input shape, the weights it offers
+and their licences) is declared beside the entry point, in a
+`tlkeras_backbones.toml` file inside the plugin's top-level package, one table
+per backbone name. The registry finds that file with `importlib.util.find_spec`
+(which locates a package without running it), so `tlkeras list` reads it
+without importing the plugin, for wheels and editable installs alike:
+
+```toml
+[small_cnn]
+modality = "image"
+input_shape = [32, 32, 3]
+weights = { cifar10 = "CC-BY-4.0" }
+```
 """
 
+import ast
 import difflib
 import functools
 import importlib.metadata
+import importlib.util
 import os
 import threading
 import warnings
 from dataclasses import dataclass
 from dataclasses import field
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 from tlkeras.errors import ConfigurationError
 from tlkeras.errors import PluginError
@@ -28,6 +50,96 @@ ENTRY_POINT_GROUP = "tlkeras.backbones"
 DISABLE_ENV_VAR = "TLKERAS_DISABLE_PLUGINS"
 TIMEOUT_ENV_VAR = "TLKERAS_PLUGIN_TIMEOUT"
 FIRST_PARTY_DISTRIBUTION = "tlkeras"
+METADATA_FILE = "tlkeras_backbones.toml"
+MODALITIES = ("image", "text", "graph", "other")
+METADATA_KEYS = ("modality", "input_shape", "weights")
+
+
+@dataclass(frozen=True)
+class BackboneMetadata:
+    """What a plugin declares about one backbone, read without importing it.
+
+    Attributes:
+        modality: `"image"`, `"text"`, `"graph"`, `"other"`, or `None` when
+            not declared.
+        input_shape: the default input shape without the batch axis (`None`
+            for a free dimension), or `None` when not declared.
+        weights: dict weights name -> licence of those weights (the names
+            `weights=` accepts besides `None` and a file path).
+        source: the file it was read from, or `None`.
+        problems: what is wrong in the declaration (unknown keys, bad
+            values); `tlkeras.testing` fails on these, `tlkeras list` warns.
+    """
+
+    modality: object = None
+    input_shape: object = None
+    weights: dict = field(default_factory=dict)
+    source: object = None
+    problems: tuple = ()
+
+
+def parse_metadata(table, source=None):
+    """Checks one backbone's table of a `tlkeras_backbones.toml` into `BackboneMetadata`."""
+    if not isinstance(table, dict):
+        return BackboneMetadata(
+            source=source, problems=(f"expected a table of {METADATA_KEYS}, got {table!r}",)
+        )
+    problems = [
+        f"unknown key {key!r} (known: {', '.join(METADATA_KEYS)})"
+        for key in table
+        if key not in METADATA_KEYS
+    ]
+    modality = table.get("modality")
+    if modality is not None and modality not in MODALITIES:
+        problems.append(f"modality={modality!r}; expected one of {MODALITIES}")
+        modality = None
+    input_shape = _parse_shape(table.get("input_shape"), problems)
+    weights = table.get("weights", {})
+    if not isinstance(weights, dict) or not all(isinstance(v, str) and v for v in weights.values()):
+        problems.append(
+            f"weights={weights!r}; expected a table weights name -> licence, "
+            'e.g. weights = { imagenet = "Apache-2.0" }'
+        )
+        weights = {}
+    return BackboneMetadata(modality, input_shape, dict(weights), source, tuple(problems))
+
+
+def _parse_shape(value, problems):
+    if value is None:
+        return None
+    shape = value
+    if isinstance(value, str):  # "(None, None, 3)": TOML has no null
+        try:
+            shape = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            shape = value
+    valid = isinstance(shape, (list, tuple)) and all(
+        d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in shape
+    )
+    if not valid:
+        problems.append(
+            f"input_shape={value!r}; expected a list of positive ints such as [32, 32, 3], "
+            'or a string such as "(None, None, 3)" for free dimensions'
+        )
+        return None
+    return tuple(shape)
+
+
+@functools.cache
+def _package_metadata(top_level):
+    """The tables of `METADATA_FILE` in package `top_level`, found without importing it."""
+    try:
+        spec = importlib.util.find_spec(top_level)
+    except (ImportError, ValueError):
+        return None, {}
+    for folder in (spec and spec.submodule_search_locations) or ():
+        path = Path(folder) / METADATA_FILE
+        if path.is_file():
+            try:
+                return str(path), tomllib.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+                return str(path), {"__error__": f"{type(error).__name__}: {error}"}
+    return None, {}
 
 
 @dataclass
@@ -39,8 +151,11 @@ class BackboneEntry:
         distribution: the installed distribution that registers it, or
             `"<in-process>"` for `register_backbone`.
         target: `"module:attr"` of the entry point, or the object's qualname.
-        modality: `"image"`, `"text"`, `"graph"` or `"other"`; read from the
-            factory's `modality` attribute once it has been loaded.
+        metadata: the `BackboneMetadata` declared for it (read without
+            importing the plugin).
+        modality: `"image"`, `"text"`, `"graph"` or `"other"`: the declared
+            one, else the factory's `modality` attribute (which imports it),
+            else `"other"`.
     """
 
     name: str
@@ -49,6 +164,33 @@ class BackboneEntry:
     _entry_point: object = field(default=None, repr=False)
     _factory: object = field(default=None, repr=False)
     _load_error: object = field(default=None, repr=False)
+    _metadata: object = field(default=None, repr=False)
+
+    @property
+    def metadata(self):
+        if self._metadata is None:
+            top_level = self.target.split(":")[0].split(".")[0]
+            source, tables = _package_metadata(top_level)
+            if "__error__" in tables:
+                self._metadata = BackboneMetadata(source=source, problems=(tables["__error__"],))
+            elif self.name in tables:
+                self._metadata = parse_metadata(tables[self.name], source)
+            else:
+                self._metadata = BackboneMetadata(source=source)
+            for problem in self._metadata.problems:
+                _warn_once(
+                    ("metadata", self.name, problem),
+                    f"The metadata of backbone {self.name!r} in {source} is ignored in part: "
+                    f"{problem}.",
+                )
+        return self._metadata
+
+    @property
+    def declared_modality(self):
+        """The modality stated in code (`factory.modality`) or in the metadata file, or `None`."""
+        if self._factory is not None and getattr(self._factory, "modality", None):
+            return self._factory.modality
+        return self.metadata.modality
 
     def load(self):
         """Imports and returns the factory, raising `PluginError` on failure."""
@@ -90,12 +232,14 @@ class BackboneEntry:
 
     @property
     def modality(self):
+        if self.metadata.modality is not None:
+            return self.metadata.modality
         try:
             factory = self.load()
         except PluginError as error:
             _warn_once(("broken", self.name), str(error))
             return "unavailable"
-        return getattr(factory, "modality", "other")
+        return getattr(factory, "modality", None) or "other"
 
 
 _lock = threading.RLock()
@@ -258,6 +402,7 @@ def _active_entries():
 def refresh():
     """Forgets cached entry-point metadata, e.g. after `pip install`-ing a plugin."""
     _installed_entries.cache_clear()
+    _package_metadata.cache_clear()
     _warned.clear()
 
 
@@ -299,6 +444,7 @@ def register_backbone(name, *, modality=None):
                 distribution="<in-process>",
                 target=f"{getattr(factory, '__module__', '?')}:{qualname}",
                 _factory=factory,
+                _metadata=parse_metadata({} if modality is None else {"modality": modality}),
             )
         return factory
 
@@ -319,8 +465,9 @@ def list_backbones(modality=None):
 
     Args:
         modality: optional filter (`"image"`, `"text"`, `"graph"`, `"other"`).
-            Filtering imports each plugin to read its modality. Defaults to
-            `None` (no filter, imports nothing).
+            Read from each plugin's declared metadata; only a plugin that
+            declares none is imported to read its factory's `modality`.
+            Defaults to `None` (no filter).
 
     Returns:
         A sorted list of names.

@@ -21,7 +21,7 @@ import numpy as np
 from tlkeras.domain.domain_adaptation_model import DomainAdaptationModel
 from tlkeras.errors import ConfigurationError
 from tlkeras.heads import ClassifierHead
-from tlkeras.pretrain.preset import replacing_directory
+from tlkeras.saving import replacing_directory
 from tlkeras.strategies import merge_lora
 from tlkeras.weights.cache import atomic_path
 

@@ -272,7 +272,10 @@ class LoRA(Strategy):
         if not targets:
             raise ConfigurationError(
                 f"The backbone {model.backbone.name!r} has no layer with LoRA support "
-                f"({', '.join(t.__name__ for t in LORA_LAYER_TYPES)})."
+                f"({', '.join(t.__name__ for t in LORA_LAYER_TYPES)}): LoRA needs Keras' "
+                "enable_lora(), so a plugin's custom layers should hold their weights in such "
+                "layers (found inside them too, or named by a lora_targets() method on a "
+                "tlkeras.Backbone subclass)."
             )
         for layer in targets:
             if not layer.lora_enabled:

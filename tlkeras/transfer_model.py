@@ -1,5 +1,7 @@
 """TransferModel: backbone -> pooling -> bottleneck -> head(s), with layer groups."""
 
+import sys
+
 import keras
 
 from tlkeras import distribution
@@ -14,8 +16,25 @@ from tlkeras.optimizers import FINE_TUNE_LEARNING_RATE
 from tlkeras.optimizers import HEAD_LEARNING_RATE
 from tlkeras.step_guard import GuardedTrainStep
 
-# keras.Model.fit(x, y, batch_size, epochs, verbose, callbacks, ...)
+# keras.Model.fit(x, y, batch_size, epochs, verbose, callbacks, validation_split,
+# validation_data, shuffle, ...)
 FIT_CALLBACKS_POSITION = 5
+FIT_SHUFFLE_POSITION = 8
+
+
+def keep_dataset_order(args, kwargs):
+    """`fit()` keyword arguments with `shuffle=False` for a `tf.data.Dataset` given no `shuffle`.
+
+    Keras ignores `shuffle` for a Dataset (its order is its own) but warns
+    about the default `shuffle=True` on every such `fit()`: a warning the
+    user cannot act on. An explicit `shuffle=True` is left to warn.
+    """
+    x = args[0] if args else kwargs.get("x")
+    tf = sys.modules.get("tensorflow")
+    explicit = "shuffle" in kwargs or len(args) > FIT_SHUFFLE_POSITION
+    if tf is None or explicit or not isinstance(x, tf.data.Dataset):
+        return kwargs
+    return {**kwargs, "shuffle": False}
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
@@ -308,7 +327,7 @@ class TransferModel(InputAdapter, distribution.MultiWorkerTraining, GuardedTrain
             cache_dir = None if cache_features is True else cache_features
             return fit_cached(self, *args, cache_dir=cache_dir, **kwargs)
         self.prepare_training()
-        return super().fit(*args, **kwargs)
+        return super().fit(*args, **keep_dataset_order(args, kwargs))
 
     def _check_fit_arguments(self, args, kwargs):
         from tlkeras.data_checks import check_fit_data

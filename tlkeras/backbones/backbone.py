@@ -1,12 +1,23 @@
 """The Backbone contract: a feature extractor that knows its layer groups."""
 
+import logging
+
 import keras
 import numpy as np
 
 from tlkeras.errors import ConfigurationError
 from tlkeras.errors import PluginError
+from tlkeras.registry import MODALITIES
 
-MODALITIES = ("image", "text", "graph", "other")
+# The graph-batch contract of tlkeras-gnn (`tlkeras_gnn.graph_batch`): inputs
+# keyed by these names make a graph backbone.
+GRAPH_INPUT_NAMES = ("node_features", "edge_index")
+HOW_TO_DECLARE = (
+    "A backbone's modality is declared with Backbone.from_model(model, modality=...), "
+    "register_backbone(name, modality=...), or `modality = ...` under its name in the "
+    "plugin's tlkeras_backbones.toml (see docs/plugins.md)."
+)
+logger = logging.getLogger("tlkeras")
 # Above this many groups a derived grouping is merged: fine-grained enough for
 # staged unfreezing, coarse enough for a readable trainable_summary().
 MAX_DERIVED_GROUPS = 8
@@ -31,7 +42,7 @@ class Backbone(keras.Model):
         inputs: the functional inputs (as for `keras.Model`).
         outputs: the feature tensor.
         modality: one of `"image"`, `"text"`, `"graph"`, `"other"`.
-            Defaults to `"image"`.
+            Defaults to `None`: read from the inputs by `infer_modality`.
         layer_groups: a list of lists of layer names (or layers), input side
             first. Defaults to `None`: derived from the layers in order, a new
             group starting wherever a weighted layer changes the spatial
@@ -49,16 +60,12 @@ class Backbone(keras.Model):
     ```
     """
 
-    def __init__(self, *args, modality="image", layer_groups=None, weights_source=None, **kwargs):
+    def __init__(self, *args, modality=None, layer_groups=None, weights_source=None, **kwargs):
         super().__init__(*args, **kwargs)
         # Where the weights came from ("imagenet", a path, ...); None = random.
         # build(freeze="auto") freezes a backbone only when it is pretrained.
         self.weights_source = weights_source
-        if modality not in MODALITIES:
-            raise ConfigurationError(
-                f"Unknown modality. Received: modality={modality!r}; expected one of {MODALITIES}."
-            )
-        self.modality = modality
+        self.modality = infer_modality(self, declared=modality)
         if layer_groups is None:
             layer_groups = derive_layer_groups(self)
         self._layer_group_names = [
@@ -68,10 +75,12 @@ class Backbone(keras.Model):
         self._check_layer_groups()
 
     @classmethod
-    def from_model(cls, model, modality="image", layer_groups=None, name=None, weights_source=None):
+    def from_model(cls, model, modality=None, layer_groups=None, name=None, weights_source=None):
         """Wraps a plain functional `keras.Model` whose output is a feature tensor.
 
         The new backbone shares the model's layers and weights (no copy).
+        `modality` defaults to the model's own `modality` attribute, else to
+        what its inputs say (`infer_modality`).
         """
         if not isinstance(model, keras.Model):
             raise PluginError(
@@ -89,7 +98,7 @@ class Backbone(keras.Model):
         return cls(
             inputs=model.inputs[0] if len(model.inputs) == 1 else model.inputs,
             outputs=model.outputs[0] if len(model.outputs) == 1 else model.outputs,
-            modality=modality,
+            modality=modality if modality is not None else getattr(model, "modality", None),
             layer_groups=layer_groups,
             weights_source=weights_source,
             name=name or model.name,
@@ -160,6 +169,68 @@ class Backbone(keras.Model):
             weights_source=self.weights_source,
         )
         return config
+
+
+def infer_modality(model, declared=None):
+    """The modality of a functional model: the declared one, else what its inputs say.
+
+    One rule for every backbone, registered or wrapped: a declared modality
+    wins; inputs named as in tlkeras-gnn's graph batch (`node_features`,
+    `edge_index`) are a graph; string inputs, or integer `(batch, sequence)`
+    inputs with no float input beside them (token ids, a padding mask), are
+    text; one 4-D float or uint8 input with 1 or 3 channels is an image.
+    Anything else is `"other"`, with a log line saying how to declare it.
+
+    Args:
+        model: a functional `keras.Model`.
+        declared: a modality the author stated, or `None`. Defaults to `None`.
+
+    Returns:
+        One of `MODALITIES`.
+    """
+    if declared is not None:
+        if declared not in MODALITIES:
+            raise ConfigurationError(
+                f"Unknown modality. Received: modality={declared!r}; expected one of {MODALITIES}."
+            )
+        return declared
+    inputs = list(model.inputs or [])
+    modality = _modality_of_inputs(inputs, _input_names(model, inputs))
+    if modality == "other":
+        specs = ", ".join(f"{t.name}: {tuple(t.shape)} {t.dtype}" for t in inputs)
+        logger.warning(
+            "The modality of backbone %r is not clear from its inputs (%s), so it is "
+            "'other': no image/text/graph pre-training objectives or heads apply. %s",
+            model.name,
+            specs or "none",
+            HOW_TO_DECLARE,
+        )
+    return modality
+
+
+def _input_names(model, inputs):
+    struct = getattr(model, "_inputs_struct", None)
+    names = set(struct) if isinstance(struct, dict) else set()
+    return names | {str(t.name) for t in inputs}
+
+
+def _modality_of_inputs(inputs, names):
+    if not inputs:
+        return "other"
+    if all(name in names for name in GRAPH_INPUT_NAMES):
+        return "graph"
+    dtypes = [str(t.dtype) for t in inputs]
+    if any("string" in d for d in dtypes):
+        return "text"
+    if len(inputs) == 1 and len(inputs[0].shape) == 4:
+        channels_axis = -1 if keras.config.image_data_format() == "channels_last" else 1
+        dtype_fits = "float" in dtypes[0] or dtypes[0] == "uint8"
+        if dtype_fits and inputs[0].shape[channels_axis] in (1, 3):
+            return "image"
+    integer = [t for t, d in zip(inputs, dtypes, strict=True) if "int" in d]
+    if any(len(t.shape) == 2 for t in integer) and not any("float" in d for d in dtypes):
+        return "text"
+    return "other"
 
 
 def trainable_by_nature(layers):

@@ -27,14 +27,14 @@ def get_backbone(identifier, **kwargs):
                 "Backbone arguments apply to registered names only; this backbone "
                 f"is already built. Received: {sorted(kwargs)}"
             )
-        return Backbone.from_model(identifier, modality=getattr(identifier, "modality", "other"))
+        return Backbone.from_model(identifier)
     if not isinstance(identifier, str):
         raise ConfigurationError(
             "backbone must be a registered name, a tlkeras.Backbone or a keras.Model. "
             f"Received: backbone={identifier!r}"
         )
     entry = registry.get_entry(identifier)
-    factory = entry.load()
+    entry.load()
     try:
         result = entry.build(**kwargs)
     except TlkerasError:
@@ -56,7 +56,7 @@ def get_backbone(identifier, **kwargs):
         source = kwargs.get("weights")
         return Backbone.from_model(
             result,
-            modality=getattr(factory, "modality", "other"),
+            modality=entry.declared_modality,
             weights_source=None if source is None else str(source),
         )
     raise PluginError(

@@ -11,13 +11,15 @@
 - for keras-hub backbones, a keras-hub preset name or a local preset directory.
 """
 
+import logging
 import os
-import warnings
 
 from tlkeras.errors import WeightsError
 
 TORCH_SUFFIXES = (".pth", ".pt", ".bin")
-_download_failed = set()
+# key -> why its download failed (quoted by no_offline_source's error).
+_download_failed = {}
+logger = logging.getLogger("tlkeras")
 
 
 def kind_of(weights):
@@ -53,26 +55,29 @@ def try_download(key, download):
     """Runs `download()`; returns None instead of raising when offline.
 
     A failure is remembered per process, so a machine without network pays the
-    failed attempt once, not once per model built.
+    failed attempt once, not once per model built. It is logged at INFO level
+    only: the offline source that follows is the expected route on such a
+    machine, and where none exists `no_offline_source` quotes the failure.
     """
     if key in _download_failed:
         return None
     try:
         return download()
     except Exception as error:  # urllib/keras raise plain Exception subclasses
-        _download_failed.add(key)
-        warnings.warn(
-            f"Could not download the {key} weights ({type(error).__name__}: "
-            f"{str(error)[:200]}); looking for an offline source.",
-            RuntimeWarning,
-            stacklevel=3,
+        _download_failed[key] = f"{type(error).__name__}: {str(error)[:200]}"
+        logger.info(
+            "Could not download the %s weights (%s); using the offline source.",
+            key,
+            _download_failed[key],
         )
         return None
 
 
 def no_offline_source(architecture):
+    cause = _download_failed.get(architecture)
     return WeightsError(
-        f"ImageNet weights for {architecture!r} could not be downloaded and no "
+        f"ImageNet weights for {architecture!r} could not be downloaded"
+        f"{f' ({cause})' if cause else ''} and no "
         "offline source is known for it. Received: weights='imagenet'. Pass "
         "weights='path/to/file.weights.h5', a PyTorch checkpoint path, a local "
         "preset directory, or weights=None for random initialisation; "

@@ -16,6 +16,7 @@ from tlkeras.optimizers import FINE_TUNE_LEARNING_RATE
 from tlkeras.optimizers import HEAD_LEARNING_RATE
 from tlkeras.step_guard import GuardedTrainStep
 from tlkeras.transfer_model import FIT_CALLBACKS_POSITION
+from tlkeras.transfer_model import keep_dataset_order
 
 METHODS = ("dann", "mmd", "coral", None)
 DISCREPANCIES = {"mmd": mmd_loss, "coral": coral_loss}
@@ -327,7 +328,7 @@ class DomainAdaptationModel(
 
             kwargs["callbacks"] = fit_callbacks(self.task_model, kwargs.get("callbacks"))
         self.prepare_training()
-        return super().fit(*args, **kwargs)
+        return super().fit(*args, **keep_dataset_order(args, kwargs))
 
     # === Inference: the task model's ===
     def predict(self, x, *args, **kwargs):

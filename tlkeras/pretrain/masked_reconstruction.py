@@ -65,7 +65,9 @@ class MaskedReconstruction(keras.Model):
         if len(image_shape) != 3 or None in image_shape:
             raise ValueError(
                 "MaskedReconstruction needs a backbone with a fixed (height, width, channels) "
-                f"input. Received: input_shape={backbone.input_shape}"
+                f"input. Received: input_shape={backbone.input_shape}; build the backbone with "
+                "one (tlkeras.get_backbone(name, input_shape=(32, 32, 3))), or give a plugin's "
+                "factory a fixed default input_shape"
             )
         self.backbone = backbone
         self.mask_ratio, self.patch_size = float(mask_ratio), int(patch_size)

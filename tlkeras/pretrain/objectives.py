@@ -11,6 +11,7 @@ modalities register theirs with `register_objective`.
 import importlib
 import threading
 
+from tlkeras.backbones.backbone import HOW_TO_DECLARE
 from tlkeras.errors import ConfigurationError
 
 _lock = threading.RLock()
@@ -65,15 +66,31 @@ def list_objectives(modality=None):
     return sorted(name for key_modality, name in keys if key_modality == modality)
 
 
+def _objectives_by_modality():
+    by_modality = {}
+    for modality, name in list_objectives():
+        by_modality.setdefault(modality, []).append(name)
+    return "; ".join(f"{m}: {', '.join(names)}" for m, names in sorted(by_modality.items()))
+
+
 def get_objective(name, modality):
     """The factory registered as `name` for `modality`, imported if needed."""
     with _lock:
         factory = _OBJECTIVES.get((modality, name))
     if factory is None:
-        known = ", ".join(repr(n) for n in list_objectives(modality)) or "none registered"
+        known = ", ".join(repr(n) for n in list_objectives(modality))
+        known = f"expected one of {known}" if known else f"no objective exists for {modality!r}"
+        hint = ""
+        if name in {n for _, n in list_objectives()}:
+            hint = (
+                f" {name!r} exists for other modalities; if this backbone is one of them, "
+                f"say so. {HOW_TO_DECLARE}"
+            )
         raise ConfigurationError(
             f"Unknown objective for a {modality!r} backbone. Received: objective={name!r}; "
-            f"expected one of {known}."
+            f"{known}. Objectives by modality: "
+            f"{_objectives_by_modality()}.{hint} Other objectives register with "
+            f"register_objective(name, modality={modality!r})."
         )
     if isinstance(factory, str):
         module_name, attribute = factory.split(":")

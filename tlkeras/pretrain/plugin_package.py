@@ -1,11 +1,13 @@
 """`write_plugin_package`: a preset folder as a pip-installable tlkeras backbone plugin."""
 
+import json
 import os
 import re
 import shutil
 
 from tlkeras.errors import ConfigurationError
 from tlkeras.pretrain.preset import read_preset_config
+from tlkeras.registry import METADATA_FILE
 from tlkeras.saving import replacing_directory
 
 _PYPROJECT = """\
@@ -26,8 +28,13 @@ dependencies = ["tlkeras"]
 packages = ["{module}"]
 
 [tool.setuptools.package-data]
-{module} = ["preset/*"]
+{module} = ["preset/*", "tlkeras_backbones.toml"]
 """
+
+# Read by `tlkeras list` without importing the package (see tlkeras.registry).
+_METADATA = """[{name}]
+modality = "{modality}"
+{input_shape}"""
 
 _MODULE = '''\
 """The tlkeras backbone {name!r} (a preset folder shipped as package data)."""
@@ -101,4 +108,16 @@ def write_plugin_package(preset, destination, *, name=None, version="0.1.0", ove
             f.write(_PYPROJECT.format(**fields))
         with open(os.path.join(staging, module, "__init__.py"), "w") as f:
             f.write(_MODULE.format(**fields))
+        with open(os.path.join(staging, module, METADATA_FILE), "w") as f:
+            f.write(_METADATA.format(input_shape=_input_shape_line(preset, config), **fields))
     return destination
+
+
+def _input_shape_line(preset, config):
+    path = os.path.join(os.fspath(preset), config.get("preprocessing", ""))
+    if not os.path.isfile(path):
+        return ""
+    with open(path) as f:
+        shape = json.load(f).get("input_shape")
+    # A string, for TOML has no null: "(None, None, 3)".
+    return "" if shape is None else f'input_shape = "{tuple(shape)}"\n'

@@ -24,6 +24,8 @@ import keras
 import numpy as np
 
 from tlkeras import registry
+from tlkeras.backbones.backbone import HOW_TO_DECLARE
+from tlkeras.backbones.backbone import MODALITIES
 from tlkeras.backbones.backbone import Backbone
 from tlkeras.backbones.backbone import trainable_by_nature
 from tlkeras.errors import TlkerasError
@@ -45,7 +47,10 @@ def _factory(backbone, backbone_kwargs):
     from tlkeras.builder import get_backbone
 
     if isinstance(backbone, str):
-        return lambda: get_backbone(backbone, **backbone_kwargs)
+        make = lambda: get_backbone(backbone, **backbone_kwargs)  # noqa: E731
+        # The metadata check reads what the plugin declared for this name.
+        make.registered_name, make.backbone_kwargs = backbone, dict(backbone_kwargs)
+        return make
     if isinstance(backbone, Backbone):
         return lambda: backbone
     if callable(backbone):
@@ -87,8 +92,6 @@ def _snapshot(variables):
 def check_runs_with_declared_features(make_backbone):
     """Runs on its example inputs with the declared feature shape and finite values."""
     backbone = make_backbone()
-    if backbone.modality not in ("image", "text", "graph", "other"):
-        _fail("runs", f"unknown modality {backbone.modality!r}")
     features = keras.ops.convert_to_numpy(backbone(backbone.example_inputs(batch_size=2)))
     declared = tuple(backbone.feature_shape)
     matches = len(features.shape[1:]) == len(declared) and all(
@@ -167,6 +170,95 @@ def check_keras_file_round_trip(make_backbone):
         _fail("round_trip", f"frozen groups {loaded.frozen_groups} != {model.frozen_groups}")
 
 
+def check_modality_is_known(make_backbone):
+    """The backbone is an image, text or graph backbone, or declares `"other"` itself.
+
+    An `"other"` backbone gets no modality's pre-training objectives and
+    heads; when that comes from inputs tlkeras cannot read, the fix is to
+    declare the modality.
+    """
+    backbone = make_backbone()
+    if backbone.modality not in MODALITIES:
+        _fail("modality", f"unknown modality {backbone.modality!r}; expected one of {MODALITIES}")
+    name = getattr(make_backbone, "registered_name", None)
+    declared = registry.get_entry(name).metadata.modality if name else None
+    if backbone.modality == "other" and declared != "other":
+        inputs = ", ".join(f"{t.name}: {tuple(t.shape)} {t.dtype}" for t in backbone.inputs)
+        _fail(
+            "modality",
+            f"the modality of {backbone.name!r} is 'other': its inputs ({inputs}) say "
+            f"neither image (one 4-D float/uint8 input with 1 or 3 channels), text (strings "
+            f"or integer token ids) nor graph. {HOW_TO_DECLARE} Declare 'other' there if "
+            "that is what it is.",
+        )
+
+
+def check_pretraining_objective_exists(make_backbone):
+    """`tlkeras.pretrain` has an objective for the backbone's modality, and it imports."""
+    from tlkeras.pretrain import get_objective
+    from tlkeras.pretrain import list_objectives
+
+    modality = make_backbone().modality
+    names = list_objectives(modality)
+    if not names:
+        _fail(
+            "pretraining",
+            f"no pre-training objective exists for {modality!r} backbones "
+            f"(objectives exist for: {sorted({m for m, _ in list_objectives()})}). "
+            f"{HOW_TO_DECLARE} Or register one: "
+            f"@tlkeras.pretrain.register_objective('name', modality={modality!r}).",
+        )
+    for name in names:
+        try:
+            get_objective(name, modality)
+        except TlkerasError as error:
+            _fail("pretraining", f"the objective {name!r} does not load: {error}")
+
+
+def check_declared_metadata(make_backbone):
+    """A registered backbone declares its modality (and input shape) and the build agrees.
+
+    Reads the plugin's `tlkeras_backbones.toml` (see `tlkeras.registry`):
+    no unknown keys or bad values, a declared modality equal to the built
+    backbone's, and a declared input shape of the built input's rank (equal
+    to it when the check builds with the factory's defaults). Backbones given
+    as objects rather than names have no metadata to check.
+    """
+    name = getattr(make_backbone, "registered_name", None)
+    if name is None:
+        return
+    metadata = registry.get_entry(name).metadata
+    where = metadata.source or f"{registry.METADATA_FILE} in the plugin's top-level package"
+    if metadata.problems:
+        _fail("metadata", f"{where}: {'; '.join(metadata.problems)}")
+    if metadata.modality is None:
+        _fail(
+            "metadata",
+            f"no modality declared for {name!r}: add a table [{name}] with "
+            f'modality = "image" (or "text", "graph", "other") to {where}, and list that '
+            "file in the package data (see docs/plugins.md).",
+        )
+    backbone = make_backbone()
+    if backbone.modality != metadata.modality:
+        _fail(
+            "metadata",
+            f"{where} declares modality={metadata.modality!r} for {name!r}, the built "
+            f"backbone has modality={backbone.modality!r}",
+        )
+    declared, built = metadata.input_shape, tuple(backbone.inputs[0].shape[1:])
+    if declared is None or len(backbone.inputs) != 1:
+        return
+    same = len(declared) == len(built)
+    if same and not make_backbone.backbone_kwargs:
+        same = all(d is None or b is None or d == b for d, b in zip(declared, built, strict=True))
+    if not same:
+        _fail(
+            "metadata",
+            f"{where} declares input_shape={declared} for {name!r}, the built backbone "
+            f"takes {built}",
+        )
+
+
 def check_unknown_name_raises_helpful_error(make_backbone):
     """A misspelt backbone name raises an error naming the value and the fix."""
     name = make_backbone().name + "_misspelt"
@@ -186,6 +278,9 @@ ALL_CHECKS = (
     check_classifier_trains_with_finite_loss,
     check_keras_file_round_trip,
     check_unknown_name_raises_helpful_error,
+    check_modality_is_known,
+    check_pretraining_objective_exists,
+    check_declared_metadata,
 )
 
 

@@ -2,7 +2,9 @@
 
 tlkeras wraps any factory that returns a functional `keras.Model` whose output
 is a feature tensor, deriving layer groups (one per resolution stage) from its
-layers. Factories receive the user's backbone arguments and accept `**kwargs`.
+layers and the modality from its inputs (declared too, in
+`tlkeras_backbones.toml`). Factories receive the user's backbone arguments and
+accept `**kwargs`.
 """
 
 import keras
@@ -29,6 +31,3 @@ def tiny_vgg(input_shape=(32, 32, 3), weights=None, width=16, **kwargs):
     if weights is not None:
         model.load_weights(weights)
     return model
-
-
-tiny_vgg.modality = "image"
