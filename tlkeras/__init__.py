@@ -27,6 +27,7 @@ from tlkeras.pretrain import load_preset
 from tlkeras.pretrain import pretrain
 from tlkeras.pretrain import register_preset
 from tlkeras.pretrain import save_preset
+from tlkeras.ranking import rank_backbones
 from tlkeras.recipes import fine_tune
 from tlkeras.registry import backbone_info
 from tlkeras.registry import list_backbones
@@ -60,6 +61,7 @@ __all__ = [
     "optimizers",
     "precision",
     "pretrain",
+    "rank_backbones",
     "register_backbone",
     "save_model",
     "register_preset",

@@ -1,4 +1,4 @@
-"""The `tlkeras` command: `tlkeras list`, `tlkeras demo`, `tlkeras compare CONFIG.yaml`."""
+"""The `tlkeras` command: `tlkeras list`, `tlkeras demo`, `tlkeras compare CONFIG.yaml`, `tlkeras rank CONFIG.yaml`."""
 
 import argparse
 import sys
@@ -40,6 +40,13 @@ def _compare(args):
     return 0
 
 
+def _rank(args):
+    from tlkeras.ranking.cli_rank import cli_rank
+
+    cli_rank(args.config, args.out)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="tlkeras", description="Transfer learning for Keras 3.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +77,15 @@ def main(argv=None):
     comparison.add_argument("config", help="path of the YAML config (see examples/)")
     comparison.add_argument("--out", default="runs/compare", help="report folder to write")
     comparison.set_defaults(run=_compare)
+
+    ranking = commands.add_parser(
+        "rank", help="score candidate backbones on a task without training (LogME, LEEP, ...)"
+    )
+    ranking.add_argument(
+        "config", help="path of the YAML config (see examples/rank_fashion_mnist.yaml)"
+    )
+    ranking.add_argument("--out", default="runs/rank", help="report folder to write")
+    ranking.set_defaults(run=_rank)
 
     args = parser.parse_args(argv)
     from tlkeras.errors import TlkerasError

@@ -72,6 +72,14 @@ def test_logme_with_more_dimensions_than_examples_counts_every_eigenvalue():
     assert details["evidence"][0] == pytest.approx(direct, abs=1e-9)
 
 
+def test_logme_of_constant_features_is_the_no_feature_limit():
+    # No signal: each one-hot column t is N(0, 1/beta) noise with beta = n / |t|^2.
+    y = np.array([0, 1, 1, 0, 1, 1])
+    expected = np.mean([-0.5 * (np.log(2 * np.pi * np.sum(t**2) / 6) + 1) for t in np.eye(2)[y].T])
+    assert ts.logme(np.zeros((6, 3)), y) == pytest.approx(expected, abs=1e-6)
+    assert np.isfinite(ts.logme(np.ones((6, 3)), y))
+
+
 # === LEEP and NCE ===
 def test_leep_by_hand():
     # P(y, z) = [[.4, .1], [.2, .3]], P(z) = [.6, .4]; both examples get 7/12.

@@ -129,9 +129,13 @@ def logme(features, labels, max_iter=100, tolerance=LOGME_TOLERANCE, return_deta
     f, y = _check(features, labels)
     n, d = f.shape
     targets = np.eye(int(y.max()) + 1)[y]  # (n, C) one-hot columns
-    u, s, _ = np.linalg.svd(f, full_matrices=False)  # u: (n, k), k = min(n, D)
-    sigma = (s**2)[:, None]  # (k, 1): eigenvalues of F^T F that may be non-zero
-    scale = max(float(sigma.max()), 1e-300)
+    u, s, _ = np.linalg.svd(f, full_matrices=False)  # u: (n, min(n, D))
+    # Directions with (numerically) zero variance carry no signal; dropping
+    # them keeps constant or all-zero features finite. Relative, so scale-free.
+    rank = int(np.sum(s > s.max(initial=0.0) * 1e-10)) if s.size and s.max() > 0 else 0
+    u, s = u[:, :rank], s[:rank]
+    sigma = (s**2)[:, None]  # (k, 1): the non-zero eigenvalues of F^T F
+    scale = float(sigma.max()) if rank else 1.0
     x2 = (u.T @ targets) ** 2  # (k, C)
     # The part of each target outside the span of F: the residual it always keeps.
     outside = np.maximum(np.sum(targets**2, axis=0) - np.sum(x2, axis=0), 0.0)
@@ -140,33 +144,38 @@ def logme(features, labels, max_iter=100, tolerance=LOGME_TOLERANCE, return_deta
     active = np.ones(classes, dtype=bool)
     for _ in range(max_iter):
         ratio = alpha / beta
-        gamma = np.sum(sigma / (sigma + ratio), axis=0)
-        m2 = np.sum(sigma * x2 / (sigma + ratio) ** 2, axis=0)
-        res2 = np.sum(x2 * (ratio / (sigma + ratio)) ** 2, axis=0) + outside
-        new_alpha = gamma / (m2 + LOGME_EPSILON * n / scale)
+        gamma, m2, res2 = _logme_sums(sigma, x2, outside, ratio)
+        # With no signal direction (gamma = 0) alpha is free; it stays.
+        new_alpha = np.where(gamma > 0, gamma / (m2 + LOGME_EPSILON * n / scale), alpha)
         new_beta = (n - gamma) / (res2 + LOGME_EPSILON * n)
         alpha = np.where(active, new_alpha, alpha)
         beta = np.where(active, new_beta, beta)
         active &= np.abs(alpha / beta - ratio) / ratio > tolerance
         if not active.any():
             break
-    ratio = alpha / beta
-    m2 = np.sum(sigma * x2 / (sigma + ratio) ** 2, axis=0)
-    res2 = np.sum(x2 * (ratio / (sigma + ratio)) ** 2, axis=0) + outside
-    # log|A| over all D eigenvalues: the D - k zero ones each add log(alpha).
-    log_det = np.sum(np.log(alpha + beta * sigma), axis=0) + (d - len(s)) * np.log(alpha)
+    _, m2, res2 = _logme_sums(sigma, x2, outside, alpha / beta)
+    # log|A| has D eigenvalues; the D - k zero ones give log(alpha) each,
+    # which cancel D - k of the D/2 log(alpha) term: k/2 log(alpha) remains.
     evidence = (
         n / 2 * np.log(beta)
-        + d / 2 * np.log(alpha)
+        + rank / 2 * np.log(alpha)
         - n / 2 * np.log(2 * np.pi)
         - beta / 2 * res2
         - alpha / 2 * m2
-        - log_det / 2
+        - np.sum(np.log(alpha + beta * sigma), axis=0) / 2
     ) / n
     score = float(np.mean(evidence))
     if return_details:
         return score, dict(alpha=alpha, beta=beta, evidence=evidence)
     return score
+
+
+def _logme_sums(sigma, x2, outside, ratio):
+    """gamma, |m|^2 and |t - F m|^2 in the SVD basis, for every class at once."""
+    gamma = np.sum(sigma / (sigma + ratio), axis=0)
+    m2 = np.sum(sigma * x2 / (sigma + ratio) ** 2, axis=0)
+    res2 = np.sum(x2 * (ratio / (sigma + ratio)) ** 2, axis=0) + outside
+    return gamma, m2, res2
 
 
 def _source_probabilities(source_probabilities):
