@@ -46,7 +46,6 @@ def imagenet_classifier(architecture):
         kernel, bias = classifier.output_dense.get_weights()
     elif architecture == "mobilenet_v2":
         from tlkeras.weights.imagenet import mobilenet_v2_imagenet
-
         from tlkeras.weights.mobilenet_v2 import mobilenet_v2
 
         model = mobilenet_v2(include_top=True)
