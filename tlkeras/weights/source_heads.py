@@ -13,7 +13,7 @@ from tlkeras.errors import WeightsError
 
 # Architectures whose offline ImageNet weights keep their classifier, and why
 # the others have none (shown in reports).
-SOURCE_HEADS = ("efficientnet_lite0", "mobilenet_v2")
+SOURCE_HEADS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "mobilenet_v2")
 
 
 def imagenet_classifier(architecture):
@@ -37,13 +37,16 @@ def imagenet_classifier(architecture):
     probabilities = source_probabilities(pooled_features, kernel, bias)
     ```
     """
-    if architecture == "efficientnet_lite0":
-        import keras_hub
-
+    if architecture.startswith("efficientnet_lite") and architecture in SOURCE_HEADS:
         from tlkeras.weights.imagenet import efficientnet_lite0_imagenet
+        from tlkeras.weights.imagenet import efficientnet_lite_imagenet
 
-        classifier = keras_hub.models.ImageClassifier.from_preset(efficientnet_lite0_imagenet())
-        kernel, bias = classifier.output_dense.get_weights()
+        preset = (
+            efficientnet_lite0_imagenet()
+            if architecture == "efficientnet_lite0"
+            else efficientnet_lite_imagenet(architecture)
+        )
+        kernel, bias = _preset_classifier(preset)
     elif architecture == "mobilenet_v2":
         from tlkeras.weights.imagenet import mobilenet_v2_imagenet
         from tlkeras.weights.mobilenet_v2 import mobilenet_v2
@@ -57,6 +60,15 @@ def imagenet_classifier(architecture):
             f"those that have one: {list(SOURCE_HEADS)}. Received: architecture={architecture!r}"
         )
     return np.asarray(kernel, "float32"), np.asarray(bias, "float32")
+
+
+def _preset_classifier(preset):
+    # Read from the preset's task weights, not by building the classifier:
+    # keras-hub's saved config drops the Lite2 head width, so it cannot rebuild it.
+    import h5py
+
+    with h5py.File(f"{preset}/task.weights.h5", "r") as f:
+        return f["layers/dense/vars/0"][()], f["layers/dense/vars/1"][()]
 
 
 def source_probabilities(features, kernel, bias):
