@@ -49,6 +49,7 @@ _PUBLIC = {
     "load_model": ("tlkeras.saving", "load_model"),
     "save_model": ("tlkeras.saving", "save_model"),
     "export": ("tlkeras.serving", "export"),
+    "rank_backbones": ("tlkeras.ranking", "rank_backbones"),
     "TransferModel": ("tlkeras.transfer_model", "TransferModel"),
 }
 

@@ -1,5 +1,5 @@
 """The `tlkeras` command: `tlkeras list`, `tlkeras demo`, `tlkeras compare CONFIG.yaml`,
-`tlkeras export MODEL.keras OUT`.
+`tlkeras rank CONFIG.yaml`, `tlkeras export MODEL.keras OUT`.
 
 Keep each subcommand's heavy imports inside its function: `tlkeras --help` and
 `tlkeras list` import neither Keras nor TensorFlow (tests/spine/test_cli.py).
@@ -83,6 +83,13 @@ def _export(args):
     return 0
 
 
+def _rank(args):
+    from tlkeras.ranking.cli_rank import cli_rank
+
+    cli_rank(args.config, args.out)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="tlkeras", description="Transfer learning for Keras 3.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -131,6 +138,15 @@ def main(argv=None):
         "--input-shape", type=int, nargs="+", help="fixed TFLite input shape, e.g. 96 96 3"
     )
     exporting.set_defaults(run=_export)
+
+    ranking = commands.add_parser(
+        "rank", help="score candidate backbones on a task without training (LogME, LEEP, ...)"
+    )
+    ranking.add_argument(
+        "config", help="path of the YAML config (see examples/rank_fashion_mnist.yaml)"
+    )
+    ranking.add_argument("--out", default="runs/rank", help="report folder to write")
+    ranking.set_defaults(run=_rank)
 
     args = parser.parse_args(argv)
     from tlkeras.errors import TlkerasError

@@ -119,7 +119,12 @@ def test_unknown_architecture_is_named(tmp_path):
 
 
 def test_registry_knows_the_offline_sources():
-    assert list_imagenet_sources() == ["efficientnet_lite0", "mobilenet_v2"]
+    assert list_imagenet_sources() == [
+        "efficientnet_lite0",
+        "efficientnet_lite1",
+        "efficientnet_lite2",
+        "mobilenet_v2",
+    ]
     assert imagenet_source("vit_b16") is None
     pixel = imagenet_source("efficientnet_lite0").preprocess([[127.0, 255.0, 0.0]])
     np.testing.assert_allclose(pixel, [[0.0, 1.0, -127 / 128]], atol=1e-6)

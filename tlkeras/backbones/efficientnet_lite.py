@@ -81,10 +81,12 @@ def _load_preset(preset):
         ) from error
 
 
-def _wrap(trunk, input_shape, source):
+def _wrap(trunk, input_shape, source, name="efficientnet_lite0", config_overrides=None):
     # The trunk is rebuilt at `input_shape` (any size by default) with the
     # same weights, then put behind the normalisation its weights expect.
-    sized = trunk.__class__.from_config({**trunk.get_config(), "input_shape": tuple(input_shape)})
+    # (`config_overrides`: what keras-hub's get_config drops, e.g. num_features.)
+    config = {**trunk.get_config(), **(config_overrides or {}), "input_shape": tuple(input_shape)}
+    sized = trunk.__class__.from_config(config)
     sized.set_weights(trunk.get_weights())
     inputs = keras.Input(input_shape, name="pixels")
     # The TF-trained Lite0 weights expect (x - 127) / 128 for pixels x in [0, 255].
@@ -98,5 +100,5 @@ def _wrap(trunk, input_shape, source):
         modality="image",
         layer_groups=groups,
         weights_source=source,
-        name="efficientnet_lite0",
+        name=name,
     )

@@ -21,6 +21,7 @@ from tlkeras.weights.cache import sha256_file
 from tlkeras.weights.imagenet import ImagenetSource
 from tlkeras.weights.imagenet import convert_torch_checkpoint
 from tlkeras.weights.imagenet import efficientnet_lite0_imagenet
+from tlkeras.weights.imagenet import efficientnet_lite_imagenet
 from tlkeras.weights.imagenet import imagenet_source
 from tlkeras.weights.imagenet import list_imagenet_sources
 from tlkeras.weights.imagenet import mobilenet_v2_imagenet
@@ -40,6 +41,7 @@ __all__ = [
     "cache_dir",
     "convert_torch_checkpoint",
     "efficientnet_lite0_imagenet",
+    "efficientnet_lite_imagenet",
     "fetch_wheel",
     "imagenet_source",
     "list_packaged_checkpoints",

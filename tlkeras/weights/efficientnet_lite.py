@@ -71,12 +71,14 @@ _INVERTED_RESIDUAL_BLOCK = {
 }
 
 
-def lukemelas_to_timm(state):
+def lukemelas_to_timm(state, stage_repeats=_STAGE_REPEATS):
     """Renames a lukemelas-style EfficientNet-Lite0 state dict to timm's names.
 
     Args:
         state: dict of lukemelas names (`_conv_stem.weight`,
             `_blocks.0._depthwise_conv.weight`, `_fc.bias`, ...) to arrays.
+        stage_repeats: blocks per stage (Lite1-4 repeat more). Defaults to
+            Lite0's `(1, 2, 2, 3, 3, 4, 1)`.
 
     Returns:
         A dict of timm `efficientnet_lite0` names to the same arrays, without
@@ -86,7 +88,7 @@ def lukemelas_to_timm(state):
         WeightsError: a key has no timm counterpart.
     """
     block_positions = [
-        (stage, index) for stage, repeats in enumerate(_STAGE_REPEATS) for index in range(repeats)
+        (stage, index) for stage, repeats in enumerate(stage_repeats) for index in range(repeats)
     ]
     renamed = {}
     for key, value in state.items():
@@ -133,13 +135,16 @@ def timm_lite0_state(state, architecture):
     )
 
 
-def build_lite0_preset(timm_state, variant, preset_dir):
+def build_lite0_preset(timm_state, variant, preset_dir, backbone_overrides=None):
     """Writes a native keras-hub EfficientNet-Lite0 classifier preset.
 
     Args:
         timm_state: dict of timm `efficientnet_lite0` names to arrays.
         variant: a key of `VARIANTS`.
         preset_dir: an empty folder to write the preset into.
+        backbone_overrides: `EfficientNetBackbone` arguments that turn Lite0
+            into a deeper or wider Lite (see `efficientnet_lite_zoo`).
+            Defaults to `None`.
     """
     import keras_hub
     from safetensors.numpy import save_file
@@ -168,7 +173,7 @@ def build_lite0_preset(timm_state, variant, preset_dir):
         # keras-hub's timm converter hard-codes epsilon 1e-5; the kwarg
         # overrides it and is saved in the native preset's config.
         backbone = keras_hub.models.EfficientNetBackbone.from_preset(
-            timm_dir, batch_norm_epsilon=numerics["epsilon"]
+            timm_dir, batch_norm_epsilon=numerics["epsilon"], **(backbone_overrides or {})
         )
         classifier = keras_hub.models.ImageClassifier.from_preset(timm_dir, backbone=backbone)
         classifier.save_to_preset(str(preset_dir))

