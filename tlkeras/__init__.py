@@ -66,9 +66,12 @@ def _load_public_api():
 
 
 def __getattr__(name):
-    if name in _PUBLIC:
+    if name in _PUBLIC and _PUBLIC[name][1] is not None:
         _load_public_api()
         return globals()[name]
+    # A submodule, public (`tlkeras.heads`) or not (`tlkeras.registry`), is
+    # imported alone: `from tlkeras import heads` inside tlkeras itself must not
+    # import the whole API (that would import the importing module again).
     # Any other submodule (`tlkeras.registry`, `tlkeras.weights`) is imported
     # alone, as `import tlkeras` eagerly did before: the registry stays light.
     if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
