@@ -131,7 +131,7 @@ def call_config(path):
 
 
 def call_vectors(path):
-    from tlkeras.text.word_vectors import load_word_vectors
+    from tlkeras.weights.word_vectors import load_word_vectors
 
     return load_word_vectors(path)
 

@@ -46,7 +46,7 @@ def _readers():
 
     from tlkeras.evaluation.config import load_yaml
     from tlkeras.saving import load_model
-    from tlkeras.text.word_vectors import load_word_vectors
+    from tlkeras.weights.word_vectors import load_word_vectors
     from tlkeras.weights.torch_checkpoint import load_torch_checkpoint
 
     def checkpoint(path):
