@@ -10,6 +10,7 @@ Features that land later get a test here with the same `small_cnn` fixture:
 backbone ranking (`tlkeras rank`) and export are being built on other branches.
 """
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -35,7 +36,9 @@ def guide_files(text):
 
 
 def _pip_install(source, target, editable=False):
-    command = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
+    command = [sys.executable, "-m", "pip", "install", "-q", "--no-deps"]
+    if all(importlib.util.find_spec(m) for m in ("setuptools", "wheel")):
+        command.append("--no-build-isolation")  # offline: build with what is installed
     command += ["--target", str(target)] + (["-e"] if editable else []) + [str(source)]
     subprocess.run(command, check=True, capture_output=True, text=True, timeout=300)
 
