@@ -144,6 +144,15 @@ def test_aliased_names_share_one_storage(tmp_path):
     assert np.shares_memory(state["w0"], state["w3"])
 
 
+def test_a_zip_missing_its_first_byte_is_a_weights_error(tmp_path):
+    # Found by the fuzz suite: zipfile seeks to offset -1 and raises OSError.
+    data = hf.write_zip(tmp_path / "whole.pth", hf.genuine_state()[0]).read_bytes()
+    path = tmp_path / "shifted.pth"
+    path.write_bytes(data[1:])
+    with pytest.raises(WeightsError, match=r"shifted\.pth"):
+        load_torch_checkpoint(path)
+
+
 def test_a_view_past_its_storage_or_of_a_bad_size_is_refused(tmp_path):
     storage = hf.Storage("0", np.zeros(4, "float32"))
     for size, stride, offset in [((5,), (1,), 0), ((2,), (1,), 3), ((2, 2), (2,), 0)]:

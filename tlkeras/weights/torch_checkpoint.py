@@ -291,6 +291,7 @@ def load_torch_checkpoint(path, max_bytes=None):
         MemoryError,
         RecursionError,
         NotImplementedError,
+        OSError,  # zipfile seeks to a negative offset when a header is shifted
     ) as e:
         raise WeightsError(
             "Could not read this PyTorch checkpoint: it is truncated, corrupt "
