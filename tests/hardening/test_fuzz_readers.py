@@ -7,8 +7,9 @@ and aliased views, deflated storages, YAML aliases). Each mutant is read in
 a worker process (`fuzz_worker.py`, address space capped) that measures the
 read's time and peak memory and re-reads the genuine file to prove the
 reader is unchanged. The examples are derandomized, so a failure reproduces
-(`TLKERAS_FUZZ_RANDOM=1` explores new ones); the default suite runs about a minute (`TLKERAS_FUZZ_READER_EXAMPLES` scales
-it, `-m slow` runs ten times more).
+(`TLKERAS_FUZZ_RANDOM=1` explores new ones); the default suite runs about a
+minute (`TLKERAS_FUZZ_READER_EXAMPLES` scales it, `-m slow` runs ten times
+more).
 """
 
 import io
