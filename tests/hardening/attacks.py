@@ -46,7 +46,8 @@ def all_attacks(folder):
                     stub=stub, preload=preload)  # fmt: skip
 
     npz = folder / "pickled.npz"
-    np.savez(npz, x_train=np.array([{"a": 1}], dtype=object), y_train=np.zeros(1))
+    objects = np.array([{"a": 1}], dtype=object)
+    np.savez(npz, x_train=objects, y_train=objects, x_test=objects, y_test=objects)
     return {
         "1 BUILD poisons FloatStorage": dict(
             module="attacks",

@@ -18,31 +18,19 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 from pathlib import Path
 
 _CHILD = """
-import importlib, json, os, sys, time, types
-root = {root!r}
-def stub(package):
-    # A package module without running its __init__ (which would import all of tlkeras).
-    parts = package.split(".")
-    for i in range(1, len(parts) + 1):
-        name = ".".join(parts[:i])
-        if name not in sys.modules:
-            module = types.ModuleType(name)
-            module.__path__ = [os.path.join(root, *parts[:i])]
-            sys.modules[name] = module
-for package in {stub!r}:
-    stub(package)
+import importlib, json, sys, time
 sys.path.append({helpers!r})
+from bounded import proc_status, stub_package
+for package in {stub!r}:
+    stub_package({root!r}, package)
 for name in {preload!r}:
     importlib.import_module(name)
 module = importlib.import_module({module!r})
-def rss(field):
-    for line in open("/proc/self/status"):
-        if line.startswith(field):
-            return int(line.split()[1]) * 1024
-baseline = rss("VmRSS")
+baseline = proc_status("VmRSS")
 open("/proc/self/clear_refs", "w").write("5")
 start = time.perf_counter()
 try:
@@ -52,8 +40,32 @@ except BaseException as error:
     outcome, message = type(error).__name__, str(error)
 seconds = time.perf_counter() - start
 print(json.dumps(dict(outcome=outcome, message=message[:2000], message_chars=len(message),
-                      seconds=seconds, peak_bytes=rss("VmHWM") - baseline)))
+                      seconds=seconds, peak_bytes=proc_status("VmHWM") - baseline)))
 """
+
+
+def stub_package(root, package):
+    """Makes `package` (and its parents) importable from `root` without running their `__init__`.
+
+    tlkeras's `__init__` imports everything (Keras, TensorFlow); a reader's
+    own module needs none of it.
+    """
+    parts = package.split(".")
+    for i in range(1, len(parts) + 1):
+        name = ".".join(parts[:i])
+        if name not in sys.modules:
+            module = types.ModuleType(name)
+            module.__path__ = [os.path.join(root, *parts[:i])]
+            sys.modules[name] = module
+
+
+def proc_status(field, pid="self"):
+    """A byte count from `/proc/<pid>/status` (`VmRSS`, `VmHWM`, `VmSize`), or 0."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def run_bounded(
@@ -85,13 +97,17 @@ def run_bounded(
     )  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3"}
     child = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=root,  # `python -c` puts the working folder first on sys.path
     )
     start = time.monotonic()
     killed, peak = None, 0
     while child.poll() is None:
         try:
-            rss = _rss(child.pid)
+            rss = proc_status("VmRSS", child.pid)
         except OSError:
             rss = 0
         peak = max(peak, rss)
@@ -113,14 +129,6 @@ def run_bounded(
     if report["seconds"] > timeout:
         report["outcome"] = "timeout"
     return report
-
-
-def _rss(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def describe(report):

@@ -14,31 +14,14 @@ skipped): no TensorFlow start, only Keras for `.keras` archives.
 """
 
 import json
-import os
 import resource
 import sys
 import time
-import types
+
+from bounded import proc_status
+from bounded import stub_package
 
 _HEADROOM = 1 << 30
-
-
-def _stub(root, package):
-    parts = package.split(".")
-    for i in range(1, len(parts) + 1):
-        name = ".".join(parts[:i])
-        if name not in sys.modules:
-            module = types.ModuleType(name)
-            module.__path__ = [os.path.join(root, *parts[:i])]
-            sys.modules[name] = module
-
-
-def _status(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def _readers():
@@ -71,17 +54,17 @@ def _readers():
 
 def main(root, genuine):
     for package in ("tlkeras.weights", "tlkeras.text", "tlkeras.evaluation", "tlkeras"):
-        _stub(root, package)
+        stub_package(root, package)
     from tlkeras.errors import TlkerasError
 
     readers = _readers()
     reference = {kind: repr(readers[kind](path)) for kind, path in genuine.items()}
-    limit = _status("VmSize") + _HEADROOM
+    limit = proc_status("VmSize") + _HEADROOM
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         request = json.loads(line)
-        baseline = _status("VmRSS")
+        baseline = proc_status("VmRSS")
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
         start = time.perf_counter()
@@ -93,7 +76,7 @@ def main(root, genuine):
         except BaseException as e:
             outcome, error = "raw", f"{type(e).__name__}: {str(e)[:300]}"
         seconds = time.perf_counter() - start
-        peak = _status("VmHWM") - baseline
+        peak = proc_status("VmHWM") - baseline
         kind = request["reader"]
         unchanged = repr(readers[kind](genuine[kind])) == reference[kind]
         reply = dict(outcome=outcome, error=error, seconds=seconds, peak_bytes=peak,

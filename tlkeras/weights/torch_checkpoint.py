@@ -123,9 +123,10 @@ class _Tensor:
             # nor hold more elements than it (stride 0 turning one float
             # into gigabytes once a caller copies it).
             if end > storage.numel or elements > storage.numel:
-                raise ValueError(
-                    f"tensor (offset {offset}, size {size}, stride {stride}) does not fit its "
-                    f"storage {storage.key!r} of {storage.numel} elements"
+                raise _Refused(
+                    f"The checkpoint declares a tensor (offset {offset}, size {size}, stride "
+                    f"{stride}) that does not fit its storage {storage.key!r} of {storage.numel} "
+                    "elements (it would read past it, or repeat it with a zero stride): refused."
                 )
             storage.needed = max(storage.needed, end)
         self.storage = storage
@@ -274,7 +275,7 @@ def load_torch_checkpoint(path, max_bytes=None):
             tensors = _load_legacy(path, limit)
     except UnsafeCheckpointError:
         raise
-    except _LimitError as e:
+    except _Refused as e:
         raise WeightsError(f"{e} Received: path={path}") from None
     except (
         pickle.UnpicklingError,
@@ -290,6 +291,7 @@ def load_torch_checkpoint(path, max_bytes=None):
         MemoryError,
         RecursionError,
         NotImplementedError,
+        OSError,  # zipfile seeks to a negative offset when a header is shifted
     ) as e:
         raise WeightsError(
             "Could not read this PyTorch checkpoint: it is truncated, corrupt "
@@ -300,8 +302,8 @@ def load_torch_checkpoint(path, max_bytes=None):
     return tensors
 
 
-class _LimitError(Exception):
-    """The file needs more memory than the limit allows."""
+class _Refused(Exception):
+    """A well-formed file that asks for more than the reader gives: memory, a view, nesting."""
 
 
 def _byte_limit(path, max_bytes):
@@ -329,7 +331,7 @@ class _Budget:
     def spend(self, nbytes, what):
         self.used += nbytes
         if self.used > self.limit:
-            raise _LimitError(
+            raise _Refused(
                 f"Reading {what} would bring this checkpoint to {_mib(self.used)} in memory, over "
                 f"the limit of {_mib(self.limit)} (the default is the larger of 256 MiB and 8x "
                 f"the file size, {_mib(self.path.stat().st_size)} here). If you trust the file, "
@@ -468,7 +470,10 @@ def _collect_tensors(obj, budget):
         elif id(value) not in seen:
             seen.add(id(value))
             if len(stack) >= _MAX_DEPTH:
-                raise ValueError(f"dicts nested deeper than {_MAX_DEPTH} levels")
+                raise _Refused(
+                    f"The checkpoint nests dicts deeper than {_MAX_DEPTH} levels (honest "
+                    "checkpoints nest a few): refused."
+                )
             stack.append((name, iter(value.items())))
     return tensors
 
