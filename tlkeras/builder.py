@@ -69,7 +69,9 @@ def build(
             (feature extraction, BatchNorm in inference mode) and trains
             everything otherwise; `True`/`False`; or an int `k` to freeze the
             first `k` layer groups. Defaults to `"auto"`.
-        input_shape: passed to the backbone factory when given.
+        input_shape: passed to the backbone factory when given. Left out,
+            image CNNs take any size, `(None, None, 3)`; ViT needs a fixed
+            size. Defaults to `None`.
         heads: a dict task name -> head (string or layer) for multi-task
             models; overrides `head`. Defaults to `None`.
         pooling: `"avg"` or `"max"` global pooling of feature maps; over a

@@ -78,6 +78,12 @@ def _check_input(model, key, array, batch_size):
                 )
             elif len(got) == len(expected) and expected[-1] is not None and got[-1] != expected[-1]:
                 hint = f" The backbone takes {expected[-1]} channels."
+            elif len(got) == len(expected) == 3:
+                hint = (
+                    f" Resize the images to {expected[0]}x{expected[1]}, or build with "
+                    f"input_shape={tuple(got)!r} where the backbone allows it (CNNs take any "
+                    "size when input_shape is left out; ViT needs a fixed one)."
+                )
             raise DataError(
                 f"{key} does not fit the model's input (None, {', '.join(map(str, expected))})."
                 f"{hint} Received: {key} with shape {array.shape}"

@@ -356,8 +356,12 @@ class TransferModel(InputAdapter, distribution.MultiWorkerTraining, GuardedTrain
                     x, y, task=task if several else None, multi_label=head.multi_label
                 )
             )
-        # Functions traced before sizing (a failed predict()) saw no head weights.
+        # Functions traced before sizing (a failed predict()) saw no head weights,
+        # and the optimizer (shared with the feature cache's top model) was built
+        # over the variables of compile() time.
         self.train_function = self.test_function = self.predict_function = None
+        if self.compiled:
+            self._cover_variables_in_optimizer()
 
     def train_on_batch(self, *args, **kwargs):
         self.prepare_training()

@@ -6,6 +6,7 @@ from tiny import tiny_cnn
 
 import tlkeras
 from tlkeras.errors import ConfigurationError
+from tlkeras.errors import DataError
 
 RNG = np.random.default_rng(0)
 
@@ -49,13 +50,15 @@ def test_feature_cache_and_freezing_work_at_any_size():
     backbone = tlkeras.Backbone.from_model(
         tiny_cnn(input_shape=(None, None, 3)), weights_source="test"
     )
-    model = tlkeras.build(backbone, num_classes=2)  # pretrained: frozen
+    model = tlkeras.build(backbone)  # pretrained: frozen; the head sized by fit()
     before = [w.copy() for w in model.backbone.get_weights()]
     history = model.fit(
         images(24, n=8), np.arange(8) % 2, epochs=2, batch_size=4, cache_features=True, verbose=0
     )
     assert len(history.history["loss"]) == 2
-    assert all(np.array_equal(a, b) for a, b in zip(before, model.backbone.get_weights(), strict=True))
+    assert all(
+        np.array_equal(a, b) for a, b in zip(before, model.backbone.get_weights(), strict=True)
+    )
     assert model.predict(images(40, n=2), verbose=0).shape == (2, 2)
 
 
@@ -63,3 +66,6 @@ def test_vit_names_input_shape_and_the_size_it_needs():
     with pytest.raises(ConfigurationError, match=r"input_shape=\(224, 224, 3\)") as info:
         tlkeras.get_backbone("vit", weights=None, input_shape=(None, None, 3))
     assert "Received: input_shape=(None, None, 3)" in str(info.value)
+    vit = tlkeras.build("vit", weights=None, input_shape=(32, 32, 3), num_classes=2)
+    with pytest.raises(DataError, match=r"32x32.*input_shape=\(16, 16, 3\)"):
+        vit.fit(images(16), np.array([0, 1, 0, 1]), verbose=0)

@@ -94,7 +94,13 @@ def application_backbone(
     x = preprocess(inputs) if preprocess is not None else inputs
 
     def make(source):
-        return constructor(include_top=False, weights=source, input_tensor=x, **constructor_kwargs)
+        with warnings.catch_warnings():
+            # Keras warns that a trunk for any size loads its 224 px weights;
+            # without the top, the convolution weights fit every size.
+            warnings.filterwarnings("ignore", message="`input_shape` is undefined or non-square")
+            return constructor(
+                include_top=False, weights=source, input_tensor=x, **constructor_kwargs
+            )
 
     if kind == "imagenet":
         model = pretrained.try_download(name, lambda: make("imagenet"))

@@ -47,6 +47,11 @@ class ClassifierHead(DenseHead):
         self, num_classes=None, multi_label=False, dropout=0.0, class_names=None, **kwargs
     ):
         if class_names is not None:
+            if not isinstance(class_names, (list, tuple)) or not class_names:
+                raise ConfigurationError(
+                    "class_names must be a non-empty list of names, in label order. "
+                    f"Received: class_names={class_names!r}"
+                )
             class_names = [str(name) for name in class_names]
             if num_classes is None:
                 num_classes = len(class_names)
