@@ -20,6 +20,8 @@ tokenization and packing with core ops (`tf.strings`, `tf.lookup`, ragged ops,
 6. Packing: start token, pieces truncated to `sequence_length - 2`, end
    token, padding, padding mask (as `tlkeras.layers.TokenPacker`).
 
+TF Text's ops read a string only up to its first NUL character; so does this.
+
 Known difference: keras-hub case-folds a whole word, so NFKC composes a base
 letter and a following combining mark (`"e\\u0301"` -> `"é"`); the table
 folds character by character and leaves such decomposed text uncomposed.
@@ -160,6 +162,8 @@ class WordPiecePacker(keras.layers.Layer):
         """A rank-1 string tensor -> ragged WordPiece ids `(batch, None)`, no special tokens."""
         import tensorflow as tf
 
+        # TF Text's ops read a string up to its first NUL, as C strings end.
+        texts = tf.strings.regex_replace(texts, r"(?s)\x00.*", "")
         if self.split_on_cjk:
             texts = tf.strings.regex_replace(texts, _CJK, r" \0 ")
         if self.strip_accents:

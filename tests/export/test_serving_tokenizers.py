@@ -28,6 +28,7 @@ TEXTS = [
     "   \t\n  ",
     "¿Qué? ¡Sí! «guillemets» — dash… ellipsis • bullet",
     " ".join(f"word{i}" for i in range(300)),  # far beyond any sequence_length
+    "before NUL\x00after it",
     "UPPER lower MiXeD 12345 3.14 e-mail@example.com https://example.com/a?b=c",
 ]
 
