@@ -231,7 +231,7 @@ def _fixed_shape(serving, input_shape, representative_data):
     if len(serving.inputs) != 1 or serving.inputs[0].dtype == "string":
         raise ConfigurationError(
             "format='tflite' exports models with one numeric input (images, features). Text "
-            "models tokenize strings with TensorFlow Text ops that TFLite's builtin op set lacks; "
+            "models tokenize strings inside the model, with string ops TFLite's builtin op set lacks; "
             "export them with format='tf_saved_model'. Received: inputs "
             f"{[(t.name, t.dtype) for t in serving.inputs]}"
         )

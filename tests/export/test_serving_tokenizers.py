@@ -10,6 +10,7 @@ import tlkeras
 from tlkeras.layers.token_packer import TokenPacker
 from tlkeras.serving_tokenizers import MAX_BYTES_PER_WORD
 from tlkeras.serving_tokenizers import WordPiecePacker
+from tlkeras.serving_tokenizers import needs_tensorflow_text
 from tlkeras.weights.text_presets import resolve
 
 TEXTS = [
@@ -108,3 +109,8 @@ def test_special_tokens_in_strings_are_refused_by_name():
     )
     with pytest.raises(ValueError, match="Received: a tokenizer with special_tokens_in_strings"):
         WordPiecePacker.from_tokenizer(tokenizer, 8)
+
+
+def test_only_byte_level_bpe_models_still_need_tensorflow_text(tiny):
+    assert not needs_tensorflow_text(tiny)
+    assert needs_tensorflow_text(tlkeras.get_backbone("roberta", weights=None, sequence_length=8))
