@@ -105,7 +105,7 @@ class WordPiecePacker(keras.layers.Layer):
         self.start_token, self.end_token, self.pad_token = start_token, end_token, pad_token
         ids = {}
         for index, token in enumerate(self.vocabulary):
-            ids.setdefault(token, index)  # a repeated token keeps its first id
+            ids.setdefault(token, index)  # each token is there once; a repeat keeps its first id
         missing = [t for t in (oov_token, start_token, end_token, pad_token) if t not in ids]
         if missing or not split:
             raise ValueError(
