@@ -22,6 +22,8 @@ from tlkeras.domain.domain_adaptation_model import DomainAdaptationModel
 from tlkeras.errors import ConfigurationError
 from tlkeras.heads import ClassifierHead
 from tlkeras.saving import replacing_directory
+from tlkeras.serving_tokenizers import core_tensorflow_tokenizers
+from tlkeras.serving_tokenizers import needs_tensorflow_text
 from tlkeras.strategies import merge_lora
 from tlkeras.weights.cache import atomic_path
 
@@ -97,6 +99,10 @@ def export(
         _write_tflite(serving, path, quantization, representative_data, input_shape)
     if verbose:
         print(f"Exported {serving.name!r} as {format} to {path} ({artifact_size_mb(path):.2f} MB).")
+        if needs_tensorflow_text(serving):
+            print(
+                "Its tokenizer (byte-level BPE) runs TF Text ops: `import tensorflow_text` before loading."
+            )
     return path
 
 
@@ -180,16 +186,20 @@ def _write_saved_model(serving, folder):
     def serve(*inputs):
         return serving(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
 
-    archive.add_endpoint("serve", serve, input_signature=specs)
-    if len(specs) == 1 and specs[0].name == "images":
-        # Raw uint8 pixels (a decoded JPEG/PNG) without a cast in the client.
-        uint8 = tf.TensorSpec(specs[0].shape, tf.uint8, name="images")
-        archive.add_endpoint(
-            "serve_uint8",
-            lambda images: serving(tf.cast(images, specs[0].dtype), training=False),
-            input_signature=[uint8],
-        )
-    archive.write_out(folder, verbose=False)
+    # BERT-family tokenizers trace as core TensorFlow ops: the artifact loads without TF Text.
+    with core_tensorflow_tokenizers(serving) as (replacements, _):
+        for replacement in replacements:
+            archive.track(replacement)
+        archive.add_endpoint("serve", serve, input_signature=specs)
+        if len(specs) == 1 and specs[0].name == "images":
+            # Raw uint8 pixels (a decoded JPEG/PNG) without a cast in the client.
+            uint8 = tf.TensorSpec(specs[0].shape, tf.uint8, name="images")
+            archive.add_endpoint(
+                "serve_uint8",
+                lambda images: serving(tf.cast(images, specs[0].dtype), training=False),
+                input_signature=[uint8],
+            )
+        archive.write_out(folder, verbose=False)
 
 
 def _write_tflite(serving, path, quantization, representative_data, input_shape):
@@ -221,7 +231,7 @@ def _fixed_shape(serving, input_shape, representative_data):
     if len(serving.inputs) != 1 or serving.inputs[0].dtype == "string":
         raise ConfigurationError(
             "format='tflite' exports models with one numeric input (images, features). Text "
-            "models tokenize strings with TensorFlow Text ops that TFLite's builtin op set lacks; "
+            "models tokenize strings inside the model, with string ops TFLite's builtin op set lacks; "
             "export them with format='tf_saved_model'. Received: inputs "
             f"{[(t.name, t.dtype) for t in serving.inputs]}"
         )

@@ -86,25 +86,73 @@ def test_saved_model_serves_any_size_and_uint8_in_plain_tensorflow(tmp_path):
         np.testing.assert_allclose(served[key], model.predict(x, verbose=0), atol=1e-5)
 
 
-def test_text_saved_model_takes_raw_strings(tmp_path):
+def tensorflow_only_python(folder):
+    """A Python command whose imports see TensorFlow and its dependencies only.
+
+    `python -S` with a path of links to every installed package except keras,
+    keras-hub, TF Text and tlkeras: what a serving machine with
+    `pip install tensorflow` has. (In the full venv, `import tensorflow`
+    itself imports keras.)
+    """
+    import sysconfig
+
+    banned = ("keras", "tensorflow_text", "tlkeras", "tf_keras", "__editable__")
+    site = sysconfig.get_paths()["purelib"]
+    shadow = folder / "tensorflow_only"
+    shadow.mkdir()
+    for name in os.listdir(site):
+        if not name.startswith(banned) and not name.endswith(".pth"):
+            os.symlink(os.path.join(site, name), shadow / name)
+    return [sys.executable, "-S"], {"PYTHONPATH": str(shadow)}
+
+
+def test_text_saved_model_takes_raw_strings_with_tensorflow_only(tmp_path):
     backbone = tlkeras.get_backbone("bert", weights=None, sequence_length=16)
     model = tlkeras.build(backbone, num_classes=2, compile=False)
     export(model, tmp_path / "text", verbose=False)
-    served = run_without_tlkeras(
-        """
-        import json, os
-        import numpy as np, tensorflow as tf
-        import tensorflow_text  # registers the tokenizer's ops (no Keras code is loaded from it)
-        v = json.load(open(os.environ["VALUES"]))
-        sig = tf.saved_model.load(v["path"]).signatures["serving_default"]
-        print(json.dumps(sig(texts=tf.constant(v["texts"]))["probabilities"].numpy().tolist()))
-        """,
-        tmp_path,
-        path=str(tmp_path / "text"),
-        texts=TEXTS,
+    texts = [*TEXTS, "Café naïve, 東京! I ❤️ emoji", "", "word " * 40, "x" * 150]
+    command, env = tensorflow_only_python(tmp_path)
+    script = textwrap.dedent("""
+        import json, sys
+        import tensorflow as tf
+        from tensorflow.core.protobuf import saved_model_pb2
+        from tensorflow.python.framework import op_def_registry
+        import importlib.util
+        importable = [m for m in ("keras", "keras_hub", "tensorflow_text", "tlkeras")
+                      if importlib.util.find_spec(m) is not None]
+        assert not importable, importable
+        path, texts = sys.argv[1], json.loads(sys.argv[2])
+        sig = tf.saved_model.load(path).signatures["serving_default"]
+        probabilities = sig(texts=tf.constant(texts))["probabilities"].numpy().tolist()
+        saved = saved_model_pb2.SavedModel.FromString(open(path + "/saved_model.pb", "rb").read())
+        graph = saved.meta_graphs[0].graph_def
+        nodes = list(graph.node) + [n for f in graph.library.function for n in f.node_def]
+        ops = sorted({n.op for n in nodes})
+        loaded = [m for m in sys.modules if m.split(".")[0] in ("keras", "keras_hub", "tensorflow_text", "tlkeras")]
+        unregistered = [op for op in ops if op_def_registry.get(op) is None]
+        print(json.dumps({"probabilities": probabilities, "ops": ops, "loaded": loaded,
+                          "unregistered": unregistered}))
+    """)
+    done = subprocess.run(
+        [*command, "-c", script, str(tmp_path / "text"), json.dumps(texts)],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+        cwd=tmp_path,  # not the repository: its tlkeras/ would be importable
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    expected = model.predict(np.array(TEXTS, dtype=object), verbose=0)
-    np.testing.assert_allclose(served, expected, atol=1e-5)
+    assert done.returncode == 0, done.stderr[-3000:]
+    served = json.loads(done.stdout.strip().splitlines()[-1])
+    assert served["loaded"] == [] and served["unregistered"] == []
+    # TF Text's op names, the ones keras-hub's tokenizer would have put there.
+    assert not [op for op in served["ops"] if "Regex" in op and "Split" in op]
+    assert not [
+        op for op in served["ops"] if op.startswith(("FastWordpiece", "CaseFold", "Normalize"))
+    ]
+    assert "StaticRegexReplace" in served["ops"] and "LookupTableFindV2" in served["ops"]
+    expected = model.predict(np.array(texts, dtype=object), verbose=0)
+    np.testing.assert_allclose(served["probabilities"], expected, atol=1e-5)
+    assert backbone.packer.call.__self__ is backbone.packer  # the model is left as it was
 
 
 def interpret(path, x):
