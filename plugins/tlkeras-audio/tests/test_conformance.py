@@ -11,7 +11,7 @@ import tlkeras
 from tlkeras.errors import PluginError
 from tlkeras.testing import backbone_checks
 
-AUDIO_BACKBONES = ("speech_embedding", "audio_cnn")
+AUDIO_BACKBONES = ("speech_embedding", "audio_cnn", "musicnn_vgg")
 
 
 @pytest.mark.parametrize(

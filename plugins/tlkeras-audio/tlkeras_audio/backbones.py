@@ -153,3 +153,73 @@ def audio_cnn(
 
 for _factory in (speech_embedding, audio_cnn):
     _factory.modality = "other"
+
+
+MUSICNN_WEIGHTS = ("MTT", "MSD")
+
+
+def musicnn_vgg(weights="MTT", pooling="mean", wheel_file=None, dtype=None, name=None):
+    """musicnn's VGG music tagger (Pons & Serra 2019) from waveforms to a 256-d clip feature.
+
+    Each 3 s window (187 frames of 96 log-compressed mel bands, no overlap;
+    shorter clips are padded with silence) goes through the 5-stage CNN of
+    `MTT_vgg`; window features are averaged (or max-pooled) per clip. One
+    layer group per stage, the front end in the first.
+
+    Args:
+        weights: `"MTT"` (trained on MagnaTagATune), `"MSD"` (Million Song
+            Dataset), `None` (random) or a `.weights.h5` file. Defaults to `"MTT"`.
+        pooling: `"mean"` or `"max"` over a clip's windows. Defaults to `"mean"`.
+        wheel_file: local copy of the `musicnn` 0.1.0 wheel. Defaults to `None` (pip).
+        dtype: dtype policy of the CNN layers. Defaults to `None`.
+        name: model name. Defaults to `"musicnn_vgg"`.
+
+    Returns:
+        An `AudioBackbone` with 256 features.
+
+    Example:
+
+    ```python
+    model = tlkeras.build("musicnn_vgg", head="classifier", num_classes=10)
+    ```
+    """
+    from tlkeras_audio.musicnn import MUSICNN_FRAMES
+    from tlkeras_audio.musicnn import LogCompressedMel
+    from tlkeras_audio.musicnn import musicnn_vgg_layers
+    from tlkeras_audio.windows import FrameWindows
+    from tlkeras_audio.windows import PoolWindows
+
+    if not (weights is None or weights in MUSICNN_WEIGHTS or str(weights).endswith(".weights.h5")):
+        raise ValueError(
+            f"weights must be one of {MUSICNN_WEIGHTS}, None (random) or a .weights.h5 file. "
+            f"Received: weights={weights!r}"
+        )
+    waveforms = keras.Input(shape=(None,), name="waveform")
+    logmel = LogCompressedMel(name="log_mel")
+    # Padded frames are 0: log10(10000 * 0 + 1), the value of silence.
+    framing = FrameWindows(MUSICNN_FRAMES, MUSICNN_FRAMES, pad_value=0.0, name="windows")
+    x = framing(logmel(waveforms))
+    stages = musicnn_vgg_layers(dtype=dtype)
+    for stage in stages:
+        for layer in stage:
+            x = layer(x)
+    pool = PoolWindows(pooling, name="pool_windows")
+    features = pool(x, waveforms)
+    groups = [[logmel, framing] + stages[0]] + stages[1:-1] + [stages[-1] + [pool]]
+    backbone = AudioBackbone(
+        inputs=waveforms,
+        outputs=features,
+        layer_groups=groups,
+        weights_source=None if weights is None else str(weights),
+        name=name or "musicnn_vgg",
+    )
+    if weights in MUSICNN_WEIGHTS:
+        from tlkeras_audio.weights import musicnn_weights_file
+
+        backbone.load_weights(musicnn_weights_file(weights, wheel_file))
+    elif weights is not None:
+        backbone.load_weights(weights)
+    return backbone
+
+
+musicnn_vgg.modality = "other"

@@ -71,12 +71,17 @@ def mel_filterbank(num_mels=NUM_MELS, fmin=MEL_RANGE_HZ[0], fmax=MEL_RANGE_HZ[1]
     return weights.T
 
 
-def stft_kernels():
-    """Returns the `(512, 1, 514)` real-then-imaginary windowed DFT kernel of the STFT."""
+def stft_kernels(window_size=WINDOW_SIZE):
+    """Returns the `(512, 1, 514)` real-then-imaginary windowed DFT kernel of the STFT.
+
+    Args:
+        window_size: length of the periodic Hann window, centred in the 512
+            samples. Defaults to `400` (speech_embedding's).
+    """
     window = np.zeros(FFT_SIZE)
-    offset = (FFT_SIZE - WINDOW_SIZE) // 2
-    n = np.arange(WINDOW_SIZE)
-    window[offset : offset + WINDOW_SIZE] = 0.5 - 0.5 * np.cos(2 * np.pi * n / WINDOW_SIZE)
+    offset = (FFT_SIZE - window_size) // 2
+    n = np.arange(window_size)
+    window[offset : offset + window_size] = 0.5 - 0.5 * np.cos(2 * np.pi * n / window_size)
     t = np.arange(FFT_SIZE)[:, None]
     k = np.arange(FFT_SIZE // 2 + 1)[None, :]
     angle = 2 * np.pi * k * t / FFT_SIZE

@@ -71,3 +71,45 @@ def speech_embedding_weights_file(wheel_file=None):
         with atomic_path(target) as tmp:
             backbone.save_weights(tmp)
     return target
+
+
+MUSICNN_PROJECT = "musicnn"
+MUSICNN_VERSION = "0.1.0"
+MUSICNN_SHA256 = "f38a4890c648c1ddbb141c5d96d2b0a8cfcd36746002d896989f7b88beb65cfa"
+
+
+def musicnn_checkpoint_folder(dataset="MTT", wheel_file=None):
+    """Returns the folder of musicnn's `<dataset>_vgg` TF1 checkpoint, fetching the wheel if needed."""
+    root = fetch_wheel(
+        MUSICNN_PROJECT, MUSICNN_VERSION, sha256=MUSICNN_SHA256, wheel_file=wheel_file
+    )
+    folder = root / "musicnn" / f"{dataset}_vgg"
+    if not (folder / ".index").is_file():
+        raise WeightsError(
+            f"The musicnn {MUSICNN_VERSION} wheel holds no {dataset}_vgg checkpoint. "
+            f"Received: folder={folder}"
+        )
+    return folder
+
+
+def musicnn_weights_file(dataset="MTT", wheel_file=None):
+    """Returns the cached `.weights.h5` of musicnn's `<dataset>_vgg`, converting once.
+
+    Args:
+        dataset: `"MTT"` or `"MSD"`. Defaults to `"MTT"`.
+        wheel_file: a local copy of the `musicnn` wheel. Defaults to `None` (pip).
+    """
+    target = cache_dir() / "audio" / f"musicnn_{dataset}_vgg-{MUSICNN_SHA256[:12]}.weights.h5"
+    if target.is_file():
+        return target
+    with cache_lock(target):
+        if target.is_file():
+            return target
+        from tlkeras_audio.backbones import musicnn_vgg
+        from tlkeras_audio.musicnn import load_checkpoint_weights
+
+        backbone = musicnn_vgg(weights=None)
+        load_checkpoint_weights(backbone, musicnn_checkpoint_folder(dataset, wheel_file))
+        with atomic_path(target) as tmp:
+            backbone.save_weights(tmp)
+    return target

@@ -17,10 +17,11 @@ WINDOW_HOP = 8
 class FrameWindows(keras.layers.Layer):
     """`(batch, frames, mels)` to `(batch * windows, window, mels, 1)` overlapping windows.
 
-    Clips shorter than one window are padded at the end with `pad_value` (the
-    front end's value for silence would depend on the clip, so the padding is
-    the floor of the rescaled log-mel range by default). Windows start every
-    `hop` frames; the last frames that do not fill a window are dropped.
+    Clips shorter than one window are padded at the end with `pad_value`
+    frames (musicnn's log compression maps silence to 0; speech_embedding's
+    front end pads the waveform itself, so its frames never need this).
+    Windows start every `hop` frames; the last frames that do not fill a
+    window are dropped.
 
     Args:
         window: frames per window. Defaults to `76`.
