@@ -12,6 +12,9 @@ from tlkeras.errors import PluginError
 from tlkeras.testing import backbone_checks
 
 AUDIO_BACKBONES = ("speech_embedding", "audio_cnn", "musicnn_vgg")
+# tlkeras has no audio modality nor a self-supervised objective for waveforms yet:
+# the check must keep failing until one exists (then this entry goes).
+NO_AUDIO_OBJECTIVE = {"check_pretraining_objective_exists": "no pre-training objective for audio"}
 
 
 @pytest.mark.parametrize(
@@ -19,7 +22,7 @@ AUDIO_BACKBONES = ("speech_embedding", "audio_cnn", "musicnn_vgg")
     [
         pytest.param(check, id=f"{name}-{check.__name__}")
         for name in AUDIO_BACKBONES
-        for check in backbone_checks(name, weights=None)
+        for check in backbone_checks(name, NO_AUDIO_OBJECTIVE, weights=None)
     ],
 )
 def test_audio_backbone_conforms(check):
