@@ -124,6 +124,20 @@ def test_hscore_of_label_identical_features_is_classes_minus_one():
     assert ts.hscore(np.eye(4)[y], y) == pytest.approx(3.0, abs=1e-6)
 
 
+def test_hscore_matches_the_covariance_formula():
+    # The SVD route against tr(cov^+ cov(E[f|y])) and sklearn's Ledoit-Wolf covariance.
+    from sklearn.covariance import LedoitWolf
+
+    f, y = blobs(0.7, n=40, d=6)
+    centred = f - f.mean(axis=0)
+    means = np.stack([centred[y == k].mean(axis=0) for k in range(3)])[y]
+    between = means.T @ means / len(f)
+    plain = np.trace(np.linalg.pinv(centred.T @ centred / len(f)) @ between)
+    shrunk = np.trace(np.linalg.inv(LedoitWolf().fit(f).covariance_) @ between)
+    assert ts.hscore(f, y) == pytest.approx(plain, rel=1e-9)
+    assert ts.hscore(f, y, shrinkage=True) == pytest.approx(shrunk, rel=1e-9)
+
+
 def test_hscore_of_random_features_is_near_zero():
     rng = np.random.default_rng(0)
     y = np.arange(2000) % 4

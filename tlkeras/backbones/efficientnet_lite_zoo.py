@@ -9,22 +9,47 @@ for these two.
 
 import os
 
+import keras
+
+# keras-hub is imported with this module, which the registry loads only when an
+# EfficientNet-Lite1/2 is asked for (or a .keras file names the class below).
+from keras_hub.models import EfficientNetBackbone
+
 from tlkeras.backbones import pretrained
 from tlkeras.backbones.efficientnet_lite import _wrap
 from tlkeras.errors import WeightsError
 from tlkeras.weights.efficientnet_lite_zoo import backbone_overrides
 
 
+@keras.saving.register_keras_serializable(package="tlkeras")
+class LiteEfficientNetBackbone(EfficientNetBackbone):
+    """keras-hub's EfficientNetBackbone whose config keeps `num_features`.
+
+    keras-hub's own `get_config` drops it, so a `.keras` file of Lite2 (head
+    width set through it) would reload with a 1408-wide head.
+    """
+
+    def __init__(self, *args, num_features=1280, **kwargs):
+        super().__init__(*args, num_features=num_features, **kwargs)
+        self.num_features = num_features
+
+    def get_config(self):
+        return {**super().get_config(), "num_features": self.num_features}
+
+
 def _trunk(architecture, preset=None):
-    from keras_hub.models import EfficientNetBackbone
     from keras_hub.src.utils.timm.convert_efficientnet import convert_backbone_config
 
     overrides = backbone_overrides(architecture)
+    lite = LiteEfficientNetBackbone
     if preset is None:
         config = convert_backbone_config({"architecture": "efficientnet_lite0"})
-        return EfficientNetBackbone(**{**config, **overrides})
+        return lite(**{**config, **overrides})
     # keras-hub's saved config omits `num_features`: it is passed again.
-    return EfficientNetBackbone.from_preset(os.fspath(preset), **overrides)
+    loaded = EfficientNetBackbone.from_preset(os.fspath(preset), **overrides)
+    trunk = lite.from_config({**loaded.get_config(), **overrides})
+    trunk.set_weights(loaded.get_weights())
+    return trunk
 
 
 def _lite(architecture, input_shape, weights):
