@@ -50,7 +50,8 @@ def raw_features(x, rows=None):
     text = [a for a in arrays if a.dtype.kind in "OUS"]
     if text and text[0].ndim == 1:
         return text[0].astype(str)
-    numeric = [a for a in arrays if a.dtype.kind in "biuf" and a.ndim >= 1]
+    # A 1-D integer array indexes examples that a dataset_fn resolves (graph ids): not features.
+    numeric = [a for a in arrays if a.ndim >= 2 or (a.ndim == 1 and a.dtype.kind == "f")]
     if not numeric:
         return None
     rows = len(numeric[0]) if rows is None else rows
