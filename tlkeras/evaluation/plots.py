@@ -107,7 +107,7 @@ def convergence_figure(history, key):
         ax.grid(True, alpha=0.3)
         ax.legend()
     where = "validation split" if key.startswith("val_") else "training data"
-    figure.suptitle(f"Convergence: {key} on the {where} ({spread_label(rows)})", fontsize="medium")
+    figure.suptitle(f"Convergence: {key} on the {where}\n({spread_label(rows)})", fontsize="medium")
     return figure
 
 
