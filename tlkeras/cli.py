@@ -47,10 +47,12 @@ def _demo(args):
     from tlkeras.evaluation import learning_curve_demo
 
     report = learning_curve_demo(
-        fractions=tuple(args.fractions),
+        shots=tuple(args.shots),
+        fractions=tuple(args.fractions) if args.fractions else None,
         seeds=tuple(args.seeds),
         image_size=args.image_size,
-        epochs=args.epochs,
+        steps=args.steps,
+        batch_size=args.batch_size,
         out_dir=args.out,
     )
     print(f"\nReport folder (table, learning-curve PNG, settings): {args.out}")
@@ -104,12 +106,17 @@ def main(argv=None):
         help="EfficientNet-Lite0 ImageNet weights vs scratch on real Fashion-MNIST, offline, on a CPU",
     )
     demo.add_argument(
-        "--fractions", type=float, nargs="+", default=[0.001, 0.005],
-        help="shares of the 60,000 training labels (default: 60 and 300 images)",
+        "--shots", type=int, nargs="+", default=[1, 5, 10, 50],
+        help="labelled training images per class (default: 1 5 10 50)",
     )  # fmt: skip
-    demo.add_argument("--seeds", type=int, nargs="+", default=[0])
+    demo.add_argument(
+        "--fractions", type=float, nargs="+", default=None,
+        help="shares of the 60,000 training labels instead of --shots",
+    )  # fmt: skip
+    demo.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     demo.add_argument("--image-size", type=int, default=64, help="input side in pixels")
-    demo.add_argument("--epochs", type=int, default=5, help="epochs of every run")
+    demo.add_argument("--steps", type=int, default=80, help="optimizer steps of every run")
+    demo.add_argument("--batch-size", type=int, default=16, help="batch size of every run")
     demo.add_argument("--out", default="runs/demo", help="report folder to write")
     demo.set_defaults(run=_demo)
 

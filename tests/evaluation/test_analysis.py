@@ -84,7 +84,13 @@ def test_ablation_reports_deltas_against_the_full_recipe(digits):
         backbone="tiny_eval_cnn",
         epochs=1,
     )
-    assert set(deltas["ablation"]) == {"base", "no_bottleneck"}
+    # compare()'s baselines come along as rows, their deltas against the full recipe too
+    assert set(deltas["ablation"]) == {
+        "base",
+        "no_bottleneck",
+        "logistic_regression",
+        "linear_probe",
+    }
     base = deltas[deltas["ablation"] == "base"]
     assert (base["delta"] == 0).all()
     ablated = deltas[deltas["ablation"] == "no_bottleneck"].set_index("metric")

@@ -13,7 +13,17 @@ CONFIGS = {
 
 def run(digits, **kwargs):
     x, y, x_test, y_test = digits
-    arguments = dict(backbone="tiny_eval_cnn", fractions=(0.25, 0.5), seeds=(0,), epochs=2)
+    # The budget in epochs, untuned, without baselines: what these tests are about.
+    arguments = dict(
+        backbone="tiny_eval_cnn",
+        fractions=(0.25, 0.5),
+        seeds=(0,),
+        epochs=2,
+        validation_split=0.0,
+        early_stopping=None,
+        tune=None,
+        baselines=None,
+    )
     arguments.update(kwargs)
     test = None if "cv" in kwargs else (x_test, y_test)
     return tlkeras.compare(CONFIGS, (x, y), test, **arguments)
@@ -28,7 +38,10 @@ def test_dataframe_is_tidy_with_one_row_per_run_and_metric(digits):
     assert results["value"].between(0, 1).all()
     assert sorted(results["n_train"].unique()) == [12, 60, 120]
     assert (results["wall_time"] > 0).all()
-    assert results["epochs_to_95pct_of_final"].between(1, 2).all()
+    assert (results["epochs_run"] == 2).all()
+    # two epochs of 1 (12 images), 2 (60) or 4 (120) batches of 32
+    assert set(results["steps_run"]) == {2, 4, 8}
+    assert results["steps_to_95pct_of_final"].between(1, 8).all()
     assert results.attrs["settings"]["seeds"] == [0, 1]
     assert results.attrs["settings"]["versions"]["keras"]
 
@@ -91,9 +104,14 @@ def test_regression_targets_get_regression_metrics(digits):
         (x_test, y_test.astype("float32")),
         backbone="tiny_eval_cnn",
         head="regressor",
-        epochs=1,
+        steps=2,
+        tune=None,
+        baselines="logistic_regression",
     )
     assert set(results["metric"]) == {"mse", "mae", "r2"}
+    # the raw-input baseline of a regression is a ridge regression, scored alike
+    ridge = results[(results["config"] == "logistic_regression") & (results["metric"] == "r2")]
+    assert ridge["value"].iloc[0] > 0.5
     assert np.isnan(results["fraction"]).all()
 
 
@@ -103,16 +121,20 @@ def test_tuning_searches_the_same_trials_for_every_config(digits):
         fractions=(0.5,),
         epochs=1,
         validation_split=0.25,
-        tune={"learning_rate": [0.05, 0.0001]},
+        tune={"learning_rate": [0.05, 0.0001, 0.001]},
+        max_trials=2,
     )
     tuned = results.attrs["tuned"]
     assert [t["config"] for t in tuned] == ["scratch", "feature_extraction"]
-    assert all(t["learning_rate"] in (0.05, 0.0001) for t in tuned)
+    assert all(t["learning_rate"] in (0.05, 0.0001, 0.001) for t in tuned)
     assert [t["trials"] for t in tuned] == [2, 2]
     assert "## tuned hyperparameters" in tlkeras.evaluation.Report(results).to_markdown()
     assert results.attrs["settings"]["budget"]["max_trials"] == 2
-    with pytest.raises(ConfigurationError, match="validation_split=0.0"):
-        run(digits, fractions=(0.5,), epochs=1, tune={"learning_rate": [0.05]})
+    # no validation split: nothing to choose on, the middle value is used and said so
+    untuned = run(digits, fractions=(0.5,), epochs=1, tune={"learning_rate": [0.05, 0.01, 0.2]})
+    assert {(t["chosen_on"], t["learning_rate"]) for t in untuned.attrs["tuned"]} == {
+        ("fallback", 0.01)
+    }
     with pytest.raises(ConfigurationError, match="epochs=\\[1, 2\\]"):
         run(digits, fractions=(0.5,), epochs=1, validation_split=0.25, tune={"epochs": [1, 2]})
 
@@ -158,6 +180,8 @@ def test_learning_rate_in_a_config_gives_each_run_a_fresh_adam(digits):
         num_classes=3,
         fractions=(0.25, 0.5),
         epochs=1,
+        tune=None,
+        baselines=None,
         build_fn=build_fn,
     )
     assert len(optimizers) == 2 and optimizers[0] is not optimizers[1]

@@ -4,9 +4,9 @@ import os
 import pytest
 import yaml
 
-from tlkeras.evaluation.config import load_comparison_config
 from tlkeras.errors import ConfigurationError
 from tlkeras.evaluation import cli_compare
+from tlkeras.evaluation.config import load_comparison_config
 
 VALID = {
     "backbone": "tiny_eval_cnn",
@@ -17,6 +17,9 @@ VALID = {
     },
     "fractions": [0.05],
     "epochs": 1,
+    "validation_split": 0.0,
+    "tune": None,
+    "baselines": ["logistic_regression"],
 }
 
 
@@ -78,11 +81,12 @@ def test_cli_compare_writes_the_run_folder_with_the_config(tmp_path):
     path = tmp_path / "compare.yaml"
     path.write_text(yaml.safe_dump(VALID))
     report = cli_compare(path, tmp_path / "run", verbose=0)
-    assert set(report.results["config"]) == {"scratch", "frozen"}
+    assert set(report.results["config"]) == {"scratch", "frozen", "logistic_regression"}
     # 5% of each class of the 1347 digits training images: 7 x 10
     assert set(report.results["n_train"]) == {70}
     settings = json.load(open(tmp_path / "run" / "settings.json"))
     assert settings["config_file"] == VALID
+    assert settings["rerun"].startswith("tlkeras compare ")
     assert sorted(os.listdir(tmp_path / "run" / "figures")) == [
         "convergence.png",
         "learning_curve_accuracy.png",

@@ -20,6 +20,8 @@ def results(digits):
         seeds=(0, 1),
         epochs=2,
         validation_split=0.2,
+        tune=None,
+        baselines=None,
         metrics=["accuracy", "macro_f1", "per_class_f1", "top_2_accuracy"],
     )
 
@@ -29,7 +31,8 @@ def test_markdown_has_one_row_per_size_and_a_column_per_config(results):
     assert "| training set | n_train | scratch | frozen |" in text
     assert "| 25% of the training set | 48 |" in text
     assert "±" in text
-    assert "f1/0" not in text  # per-class scores stay in the DataFrame
+    # per-class scores get their own table, not a column per class
+    assert "## test F1 per class" in text and "| 25% of the training set | 0 |" in text
     assert {"f1/0", "f1/1", "f1/2", "top_2_accuracy"} <= set(results["metric"])
 
 
@@ -46,6 +49,7 @@ def test_save_writes_the_record_and_non_empty_figures(results, tmp_path):
             "extra.csv",
             "report.md",
             "settings.json",
+            "subsets.json",
             "figures",
         ]
     )

@@ -1,7 +1,7 @@
 """`tlkeras compare CONFIG.yaml`: a comparison from a config file to a report folder."""
 
 
-def cli_compare(config_path, out_dir, verbose=2):
+def cli_compare(config_path, out_dir, verbose=1):
     """Runs the comparison a YAML config describes and writes its report folder.
 
     The config is checked before anything trains (errors name the bad key and
@@ -13,7 +13,8 @@ def cli_compare(config_path, out_dir, verbose=2):
     Args:
         config_path: path of the YAML config.
         out_dir: the run folder to write (replaced if it exists).
-        verbose: Keras progress output (0, 1 or 2). Defaults to `2`.
+        verbose: `1`: a `run k/N` line per run; `2`: Keras' epoch lines too.
+            Defaults to `1`.
 
     Returns:
         The `tlkeras.evaluation.Report`.
@@ -45,6 +46,7 @@ def cli_compare(config_path, out_dir, verbose=2):
         fractions=config["fractions"],
         shots=config["shots"],
         seeds=config["seeds"],
+        steps=config["steps"],
         epochs=config["epochs"],
         early_stopping=config["early_stopping"],
         validation_split=config["validation_split"],
@@ -56,12 +58,15 @@ def cli_compare(config_path, out_dir, verbose=2):
         precise_bn=config["precise_bn"],
         tune=config["tune"],
         max_trials=config["max_trials"],
+        baselines=config["baselines"],
+        reference=config["reference"],
         verbose=verbose,
         **build_kwargs,
     )
     with open(config_path) as f:
         results.attrs["settings"]["config_file"] = yaml.safe_load(f)
     results.attrs["settings"]["config_path"] = str(config_path)
+    results.attrs["settings"]["rerun"] = f"tlkeras compare {config_path} --out {out_dir}"
     report = Report(results, title=f"tlkeras compare {config_path}")
     path = report.save(out_dir, overwrite=True)
     print(report.to_markdown())

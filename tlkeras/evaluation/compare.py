@@ -3,6 +3,7 @@
 import numpy as np
 
 from tlkeras.errors import ConfigurationError
+from tlkeras.evaluation import baselines as baselines_lib
 from tlkeras.evaluation import metrics as metrics_lib
 from tlkeras.evaluation import runner as runners
 from tlkeras.evaluation import scoring
@@ -15,6 +16,13 @@ from tlkeras.evaluation.runner import split_config  # noqa: F401
 from tlkeras.evaluation.runner import trainable_batchnorm_layers  # noqa: F401
 from tlkeras.evaluation.versions import package_versions
 
+# Optimizer steps of every run unless told otherwise: enough for a linear head
+# on frozen features to reach its plateau (measured in docs/evaluation.md).
+DEFAULT_STEPS = 300
+# Adam learning rates tried for every configuration (the middle one where a
+# subset is too small for a validation split).
+DEFAULT_GRID = {"learning_rate": (1e-4, 1e-3, 1e-2)}
+
 
 def compare(
     configs,
@@ -25,19 +33,23 @@ def compare(
     fractions=None,
     shots=None,
     seeds=(0,),
-    epochs=10,
-    early_stopping=None,
-    validation_split=0.0,
+    steps=None,
+    epochs=None,
+    batch_size=32,
+    early_stopping="auto",
+    validation_split=0.2,
     cv=None,
     metrics="auto",
-    batch_size=32,
     dataset_fn=None,
     transductive=False,
     build_fn=None,
     class_names=None,
     precise_bn=True,
-    tune=None,
+    tune="auto",
     max_trials=None,
+    baselines="auto",
+    reference=None,
+    cache_features=True,
     verbose=0,
     **build_kwargs,
 ):
@@ -45,17 +57,20 @@ def compare(
 
     Each configuration is a dict of `tlkeras.build` arguments (e.g.
     `weights=None, freeze=False` for training from scratch) and optionally
-    `fit()` arguments (`batch_size`, `class_weight`, `callbacks`, `shuffle`),
-    `compile` (a dict for `model.compile`) and `learning_rate` (Adam at that
-    rate instead of the "auto" optimizer). The budget (`epochs`,
-    `early_stopping`, validation split) is set here, once, for all of them:
-    a configuration that names a budget key is refused.
+    `fit()` arguments (`class_weight`, `callbacks`, `shuffle`), `compile` (a
+    dict for `model.compile`) and `weight_decay` (AdamW instead of Adam). The
+    budget (`steps` or `epochs`, `batch_size`, `early_stopping`, validation
+    split) and the hyperparameter grid (`tune`) are set here, once, for all
+    of them: a configuration that names a budget or tuned key is refused.
 
     For each seed (and each fold with `cv`), each training-set size (every
     entry of `fractions` and of `shots`, or the whole training set) and each
     configuration, a fresh model is built after `keras.utils.set_random_seed(seed)`,
-    trained, and scored on the held-out data. The subsets of one seed are
-    nested and shared by every configuration.
+    trained once per value of the grid on the training part of the subset,
+    and the one with the lowest validation loss is scored on the held-out
+    data. The subsets of one seed are nested and shared by every configuration
+    and by the baselines (a scikit-learn linear model on the raw inputs, and on
+    each pretrained backbone's frozen features), which are rows of the result.
 
     Args:
         configs: a dict name -> configuration dict.
@@ -69,19 +84,24 @@ def compare(
         shots: examples per class, e.g. `(1, 5, 10)`. Defaults to `None`.
             With neither, the whole training set is used.
         seeds: seeds of subsets, initialisation and shuffling. Defaults to `(0,)`.
-        epochs: epochs of every run. Defaults to `10`.
-        early_stopping: `None`, a patience (int), or a dict of
-            `keras.callbacks.EarlyStopping` arguments; it monitors
-            `val_loss` when `validation_split > 0`, else `loss`, and restores
-            the best weights. Defaults to `None`.
-        validation_split: share of each training subset held out (stratified)
-            for early stopping and convergence curves. Defaults to `0.0`.
+        steps: optimizer steps of every run, whatever its subset's size
+            (small subsets are repeated). Defaults to `None`: `DEFAULT_STEPS`
+            unless `epochs` is given.
+        epochs: passes over each subset instead of a step budget (small
+            subsets then get few steps). Defaults to `None`.
+        batch_size: batch size of every run, part of the budget. Defaults to `32`.
+        early_stopping: `"auto"` (stop after a fifth of the budget without a
+            better validation loss, and keep the best weights, where the subset
+            has a validation split), `None`, or a patience (in steps, or in
+            epochs with `epochs`). Defaults to `"auto"`.
+        validation_split: share of each training subset held out (stratified;
+            a class with one example keeps it for training) for early stopping,
+            the grid and convergence curves. Defaults to `0.2`.
         cv: number of folds for k-fold cross-validation over `train_data`
             instead of a fixed test set. Defaults to `None`.
         metrics: `"auto"` (accuracy and macro-F1 for integer labels, MSE,
             MAE and R² otherwise) or a list of names/functions from
             `tlkeras.evaluation.metrics`. Defaults to `"auto"`.
-        batch_size: batch size of every run. Defaults to `32`.
         dataset_fn: `fn(x, y, training, seed)` returning what `fit()` and
             `predict()` take (e.g. a `tf.data.Dataset` that resizes images),
             or `None` to feed the arrays. With `transductive=True` it is
@@ -92,36 +112,43 @@ def compare(
             then never slice `x`: each training, validation and test set is a
             0/1 `sample_weight` mask over `y`, every run sees all of `x`, and
             `test_data` is the held-out examples as an int index array (or a
-            boolean mask), or `cv=k` folds the labelled ones. Each run is
-            scored on its predictions at the test rows. Defaults to `False`.
+            boolean mask), or `cv=k` folds the labelled ones. Defaults to `False`.
         build_fn: `fn(**kwargs)` returning a compiled model, in place of
             `tlkeras.build`. Defaults to `None`.
         class_names: names for per-class metrics. Defaults to `None`.
         precise_bn: after training, re-estimate the statistics of every
-            trainable BatchNormalization layer over the training subset (in
-            a short budget the moving averages lag far behind the weights, which
-            would penalise the configurations that train BatchNorm). Defaults
-            to `True`.
-        tune: a search space `{argument: [values]}` over configuration keys
-            (`learning_rate`, `dropout`, `bottleneck`, `freeze`, ...), searched
-            for every configuration and run with keras-tuner's `RandomSearch`
-            on the validation split (`val_loss`), each trial with the run's
-            data and budget; the best values are then trained and tested as
-            usual. The choices are in `df.attrs["tuned"]`. Defaults to `None`.
-        max_trials: trials per search, the same for every configuration.
-            Defaults to `None` (the whole grid).
-        verbose: Keras progress output of `fit()` (0, 1 or 2); with any
-            non-zero value one line per run is printed too. Defaults to `0`.
+            trainable BatchNormalization layer over the training subset.
+            Defaults to `True`.
+        tune: the grid `{argument: [values]}` searched for every configuration
+            on the validation split (`learning_rate`, `weight_decay`,
+            `dropout`, ...); `"auto"` is `DEFAULT_GRID` (three learning rates),
+            `None` trains each configuration as given. Where a subset has no
+            validation split the middle value of each list is used. The
+            choices are in `df.attrs["tuned"]`. Defaults to `"auto"`.
+        max_trials: grid points per run, drawn with the run's seed, the same
+            for every configuration. Defaults to `None` (the whole grid).
+        baselines: `"auto"` (`"logistic_regression"` on the raw inputs and
+            `"linear_probe"` on each pretrained backbone's features), a list
+            of those, or `None`. Defaults to `"auto"`.
+        reference: the row the report's paired differences are taken to.
+            Defaults to `None` (the raw-input baseline, else the first
+            configuration).
+        cache_features: train frozen configurations from their backbone's
+            features computed once per fit (`tlkeras.feature_cache`).
+            Defaults to `True`.
+        verbose: `1`: a `run k/N` line per run with the elapsed time and an
+            estimate of what is left; `2`: Keras' epoch lines too. Defaults to `0`.
         **build_kwargs: `tlkeras.build` arguments shared by every
             configuration (`num_classes`, `input_shape`, `bottleneck`, ...).
 
     Returns:
         A tidy `pandas.DataFrame`, one row per run and metric, with columns
-        `config, fraction, shots, seed, fold, n_train, metric, value,
-        epochs_run, epochs_to_95pct_of_final, wall_time` (seconds of building
-        and training). `df.attrs["history"]` holds the per-epoch training
-        curves and `df.attrs["settings"]` the exact settings and package
-        versions; `tlkeras.evaluation.Report(df)` renders both.
+        `scoring.RESULT_COLUMNS` (`kind` tells configurations from baselines;
+        `subset` is a hash of the run's training and validation example ids).
+        `df.attrs` holds `history` (per-epoch curves with the step),
+        `tuned` (the chosen hyperparameters), `subsets` (the example ids) and
+        `settings` (everything needed to rerun, with package versions);
+        `tlkeras.evaluation.Report(df)` renders them.
 
     Example:
 
@@ -131,9 +158,9 @@ def compare(
          "fine_tune": dict(weights="imagenet", strategy="full")},
         (x_train, y_train), (x_test, y_test),
         backbone="efficientnet_lite0", input_shape=(64, 64, 3),
-        fractions=(0.01, 0.05, 0.1), seeds=(0, 1), epochs=5,
+        shots=(1, 5, 10), seeds=(0, 1, 2),
     )
-    results.groupby(["config", "fraction", "metric"])["value"].mean()
+    results.groupby(["config", "shots", "metric"])["value"].mean()
     ```
     """
     import pandas as pd
@@ -160,56 +187,80 @@ def compare(
         test_rows = None
     classification = training_sets.is_classification(y_train)
     metric_list = scoring.resolve_metrics(metrics, classification)
-    if classification and build_fn is None and "num_classes" not in build_kwargs:
+    num_classes = build_kwargs.get("num_classes")
+    if classification and num_classes is None:
         labels = y_train if y_test is None else np.concatenate([y_train, y_test])
-        build_kwargs["num_classes"] = int(np.max(labels)) + 1
+        num_classes = int(np.max(labels)) + 1
+        if build_fn is None:
+            build_kwargs["num_classes"] = num_classes
     if backbone is not None:
         build_kwargs["backbone"] = backbone
     sizes = training_sets.sizes(fractions, shots, classification)
-    budget = dict(
-        epochs=int(epochs),
-        early_stopping=early_stopping,
-        validation_split=float(validation_split),
-        batch_size=int(batch_size),
-        precise_bn=bool(precise_bn),
-    )
-    if tune is not None:
-        tune, max_trials = _check_tune(tune, max_trials)
-        budget.update(tune=_jsonable(tune), max_trials=max_trials)
-    run_config = runners.Runner(
-        build_fn, build_kwargs, budget, dataset_fn, verbose, tune, max_trials
-    )
+    budget = _budget(steps, epochs, batch_size, early_stopping, validation_split)
+    budget.update(precise_bn=bool(precise_bn), cache_features=bool(cache_features))
+    tune = _check_tune(tune, configs)
+    if tune:
+        budget.update(tune=_jsonable(tune), max_trials=_check_max_trials(max_trials))
+    run_config = runners.Runner(build_fn, build_kwargs, budget, dataset_fn, verbose, tune)
     select = training_sets.selector(x_train, y_train, transductive)
+    extra = baselines_lib.BaselineRuns(
+        baselines_lib.check_baselines(baselines),
+        configs,
+        run_config,
+        (x_train, y_train),
+        select,
+        transductive,
+        classification,
+        num_classes,
+    )
+    names = list(configs) + extra.names()
+    folds = cv or 1
+    progress = scoring.Progress(len(seeds) * folds * len(sizes) * len(names), verbose)
 
-    rows, history, choices = [], [], []
+    rows, history, choices, subsets = [], [], [], []
     for seed in seeds:
         for fold, pool, evaluation in training_sets.folds(
             cv, select, y_train, (x_test, y_test), test_rows, seed, classification
         ):
             for size in sizes:
-                key, train, validation = training_sets.training_set(
-                    select, y_train, pool, size, seed, fold, validation_split, classification
+                key, train_idx, val_idx = training_sets.training_set(
+                    y_train, pool, size, seed, fold, budget["validation_split"], classification
                 )
-                for name, config in configs.items():
-                    outcome = run_config.run(name, config, train, validation, evaluation, seed)
+                train = select(train_idx)
+                validation = select(val_idx) if len(val_idx) else None
+                subset = training_sets.subset_hash(train_idx, val_idx)
+                subsets.append(
+                    dict(
+                        **key, subset=subset, train=train_idx.tolist(), validation=val_idx.tolist()
+                    )
+                )
+                for name in names:
+                    if name in configs:
+                        outcome = run_config.run(
+                            name, configs[name], train, validation, evaluation, seed
+                        )
+                    else:
+                        outcome = extra.run(name, train_idx, val_idx, evaluation, fold, seed)
                     values = metrics_lib.evaluate_predictions(
                         *scoring.scored(evaluation, outcome.pop("predictions")),
                         metric_list,
                         class_names,
                     )
                     run_key = dict(config=name, **key)
-                    n_train = training_sets.count(train)
-                    scoring.collect(run_key, n_train, values, outcome, rows, history, choices)
-                    if verbose:
-                        scores = ", ".join(f"{m}={v:.4f}" for m, v in values.items())
-                        print(
-                            f"[compare] {name} {scoring.describe(key)} n_train={n_train}: {scores}"
-                        )
+                    sizes_of_run = dict(
+                        kind="configuration" if name in configs else "baseline",
+                        n_train=training_sets.count(train),
+                        n_val=0 if validation is None else training_sets.count(validation),
+                        subset=subset,
+                    )
+                    scoring.collect(run_key, sizes_of_run, values, outcome, rows, history, choices)
+                    progress.update(name, key, sizes_of_run["n_train"], values)
 
     results = pd.DataFrame(rows, columns=list(scoring.RESULT_COLUMNS))
     held_out = 0 if test_rows is None else len(test_rows)
     results.attrs["history"] = history
     results.attrs["tuned"] = choices
+    results.attrs["subsets"] = subsets
     results.attrs["settings"] = dict(
         configs={name: _jsonable(config) for name, config in configs.items()},
         shared_build_kwargs=_jsonable(build_kwargs),
@@ -219,6 +270,9 @@ def compare(
         cv=cv,
         metrics=[metrics_lib.metric_name(m) for m in metric_list],
         budget=_jsonable(budget),
+        baselines=extra.names(),
+        baseline_grid=dict(C=list(baselines_lib.C_GRID)),
+        reference=reference,
         transductive=bool(transductive),
         n_train_pool=(int(np.sum(y_train >= 0)) if transductive else len(y_train)) - held_out,
         n_test=held_out or (None if y_test is None else len(y_test)),
@@ -227,10 +281,41 @@ def compare(
     return results
 
 
-def _check_tune(tune, max_trials):
+def _budget(steps, epochs, batch_size, early_stopping, validation_split):
+    """The budget shared by every run: steps (default) or epochs, batch size, stopping."""
+    if steps is not None and epochs is not None:
+        raise ConfigurationError(
+            "The budget is either optimizer steps or epochs, not both. "
+            f"Received: steps={steps!r}, epochs={epochs!r}"
+        )
+    if steps is None and epochs is None:
+        steps = DEFAULT_STEPS
+    for name, value in (("steps", steps), ("epochs", epochs), ("batch_size", batch_size)):
+        if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
+            raise ConfigurationError(f"{name} must be a positive int. Received: {name}={value!r}")
+    split = float(validation_split or 0.0)
+    if not 0.0 <= split < 1.0:
+        raise ConfigurationError(
+            f"validation_split must be in [0, 1). Received: validation_split={validation_split!r}"
+        )
+    return dict(
+        steps=None if steps is None else int(steps),
+        epochs=None if epochs is None else int(epochs),
+        batch_size=int(batch_size),
+        early_stopping=early_stopping,
+        validation_split=split,
+    )
+
+
+def _check_tune(tune, configs):
+    """The grid every configuration is tuned over (`None`: no tuning)."""
+    if tune is None or tune is False:
+        return None
+    if tune == "auto":
+        tune = DEFAULT_GRID
     if not isinstance(tune, dict) or not tune:
         raise ConfigurationError(
-            f"tune must be a dict argument -> list of values. Received: tune={tune!r}"
+            f"tune must be 'auto', None or a dict argument -> list of values. Received: tune={tune!r}"
         )
     for key, values in tune.items():
         if key in BUDGET_KEYS or not isinstance(values, (list, tuple)) or not values:
@@ -238,14 +323,25 @@ def _check_tune(tune, max_trials):
                 "tune searches configuration arguments (not the budget) over a non-empty list of "
                 f"values. Received: {key}={values!r}"
             )
-    grid = int(np.prod([len(values) for values in tune.values()]))
+    for name, config in configs.items():
+        tuned = sorted(set(config) & set(tune))
+        if tuned:
+            raise ConfigurationError(
+                f"Configuration {name!r} sets {tuned[0]!r}, which the grid chooses for every "
+                f"configuration alike (equal care): drop it, or pass tune=None. "
+                f"Received: {tuned[0]}={config[tuned[0]]!r}, tune={tune!r}"
+            )
+    return {key: list(values) for key, values in tune.items()}
+
+
+def _check_max_trials(max_trials):
     if max_trials is None:
-        max_trials = grid
+        return None
     if isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 1:
         raise ConfigurationError(
             f"max_trials must be a positive int. Received: max_trials={max_trials!r}"
         )
-    return dict(tune), max_trials
+    return max_trials
 
 
 def _check_configs(configs):

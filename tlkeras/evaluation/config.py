@@ -30,8 +30,8 @@ DATA_KEYS = {
 # takes compare()'s own default, so the two cannot drift apart.
 FILE_DEFAULTS = dict(backbone=None, build={}, data=None, configs=None)
 COMPARE_KEYS = (
-    "fractions", "shots", "seeds", "epochs", "early_stopping", "validation_split",
-    "cv", "metrics", "batch_size", "precise_bn", "tune", "max_trials",
+    "fractions", "shots", "seeds", "steps", "epochs", "early_stopping", "validation_split",
+    "cv", "metrics", "batch_size", "precise_bn", "tune", "max_trials", "baselines", "reference",
 )  # fmt: skip
 # A config is a page of YAML; these bounds keep a hostile one from costing
 # more than reading a page: its size, its nesting, and how many values its
@@ -114,7 +114,7 @@ def load_comparison_config(source):
 
     Returns:
         A dict with every key filled in (defaults: `seeds: [0]`,
-        `epochs: 10`, `metrics: auto`, `batch_size: 32`, ...).
+        `steps: null` (compare()'s default budget), `metrics: auto`, `batch_size: 32`, ...).
 
     Example:
 
@@ -152,12 +152,14 @@ def load_comparison_config(source):
     if config["shots"] is not None:
         config["shots"] = check.number_list("shots", config["shots"], int, _positive)
     config["seeds"] = check.number_list("seeds", config["seeds"], int, _any_int)
-    check.integer("epochs", config["epochs"], 1)
+    for budget_key in ("steps", "epochs"):
+        if config[budget_key] is not None:
+            check.integer(budget_key, config[budget_key], 1)
     check.integer("batch_size", config["batch_size"], 1)
     if config["cv"] is not None:
         check.integer("cv", config["cv"], 2)
     stopping = config["early_stopping"]
-    if stopping is not None and not isinstance(stopping, dict):
+    if stopping not in (None, "auto") and not isinstance(stopping, dict):
         check.integer("early_stopping", stopping, 0)
     split = config["validation_split"]
     if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 <= split < 1:
@@ -166,7 +168,7 @@ def load_comparison_config(source):
         check.fail("precise_bn", config["precise_bn"], "expected true or false")
     config["metrics"] = _check_metrics(check, config["metrics"])
     tune = config["tune"]
-    if tune is not None:
+    if tune not in (None, "auto"):
         if not isinstance(tune, dict) or not tune:
             check.fail("tune", tune, "expected a mapping argument -> list of values")
         for key, values in tune.items():

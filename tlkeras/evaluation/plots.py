@@ -2,7 +2,11 @@
 
 import numpy as np
 
-SIZE_KINDS = (("fraction", "share of the training set"), ("shots", "examples per class (k-shot)"))
+# (column, x values plotted, axis label): the label says what the ticks count.
+SIZE_KINDS = (
+    ("fraction", "n_train", "labelled training examples, total (log scale)"),
+    ("shots", "shots", "labelled training examples per class, k (log scale)"),
+)
 
 
 def new_figure(ncols=1, width=5.5, height=4.0):
@@ -14,52 +18,74 @@ def new_figure(ncols=1, width=5.5, height=4.0):
     return figure, list(axes)
 
 
-def band(ax, x, mean, std, label):
+def band(ax, x, mean, std, label, linestyle="-"):
     """A mean line with markers and a ±1 std band (the spread over seeds/folds)."""
     std = np.nan_to_num(np.asarray(std, dtype="float64"))
-    (line,) = ax.plot(x, mean, marker="o", label=label)
+    (line,) = ax.plot(x, mean, marker="o", label=label, linestyle=linestyle)
     ax.fill_between(x, mean - std, mean + std, alpha=0.2, color=line.get_color())
 
 
 def learning_curve_figure(results, metric):
-    """Metric vs labelled training examples, one line per configuration.
+    """Metric vs labelled training examples, one line per configuration (baselines dashed).
+
+    Shares of the training set are plotted against the total number of
+    training examples, k-shot sizes against k (examples per class); the axis
+    label says which.
 
     Args:
         results: a `compare()` DataFrame.
         metric: the metric to plot, e.g. `"accuracy"`.
     """
     rows = results[results["metric"] == metric]
-    kinds = [(kind, label) for kind, label in SIZE_KINDS if rows[kind].notna().any()]
+    kinds = [kind for kind in SIZE_KINDS if rows[kind[0]].notna().any()]
     figure, axes = new_figure(max(1, len(kinds)))
-    for ax, (kind, label) in zip(axes, kinds or [(None, "whole training set")], strict=False):
+    for ax, (kind, x_column, label) in zip(
+        axes, kinds or [(None, "n_train", "labelled training examples (whole set)")], strict=False
+    ):
         subset = rows if kind is None else rows[rows[kind].notna()]
-        config_bands(ax, subset, "n_train")
+        config_bands(ax, subset, x_column)
         if kind is not None:
             ax.set_xscale("log")
             # Tick the measured sizes themselves: a log axis would otherwise
             # show only powers of ten, often none of them measured.
-            sizes = sorted(subset["n_train"].unique())
-            ax.set_xticks(sizes, [str(int(n)) for n in sizes], minor=False)
+            sizes = sorted(subset[x_column].unique())
+            ax.set_xticks(sizes, [f"{n:g}" for n in sizes], minor=False)
             ax.minorticks_off()
-        ax.set_xlabel(f"labelled training examples ({label})")
+        ax.set_xlabel(label)
         ax.set_ylabel(f"test {metric}")
         ax.grid(True, alpha=0.3)
-        ax.legend()
-    figure.suptitle(
-        f"Learning curves: test {metric} (mean ± std over seeds/folds)", fontsize="medium"
-    )
+        ax.legend(fontsize="small")
+    figure.suptitle(f"Learning curves: test {metric} ({spread_label(rows)})", fontsize="medium")
     return figure
+
+
+def spread_label(rows):
+    """ "mean ± std over N seeds/folds" with N >= 2, else that one seed has no spread."""
+    keys = [k for k in ("seed", "fold") if k in rows]
+    runs = rows.groupby(["config", "fraction", "shots"], dropna=False)[keys].apply(
+        lambda g: len(g.drop_duplicates())
+    )
+    n = int(runs.max()) if len(runs) else 0
+    return f"mean ± std band over {n} seeds/folds" if n >= 2 else "one seed: no band"
 
 
 def config_bands(ax, rows, x_column):
     """One mean ± std band per config: `value` over `x_column`, across seeds and folds."""
     for config, group in rows.groupby("config", sort=False):
         stats = group.groupby(x_column)["value"].agg(["mean", "std"]).sort_index()
-        band(ax, stats.index.to_numpy(), stats["mean"].to_numpy(), stats["std"].to_numpy(), config)
+        baseline = "kind" in group and (group["kind"] == "baseline").all()
+        band(
+            ax,
+            stats.index.to_numpy(),
+            stats["mean"].to_numpy(),
+            stats["std"].to_numpy(),
+            config,
+            linestyle="--" if baseline else "-",
+        )
 
 
 def convergence_figure(history, key):
-    """A training curve (`key`, e.g. `"val_accuracy"`) vs epoch, one panel per training-set size.
+    """A training curve (`key`, e.g. `"val_accuracy"`) vs optimizer step, one panel per size.
 
     Args:
         history: a DataFrame of `compare()`'s `attrs["history"]` records.
@@ -72,16 +98,16 @@ def convergence_figure(history, key):
     sizes = list(dict.fromkeys(rows["size"]))
     figure, axes = new_figure(max(1, len(sizes)), width=4.5 if len(sizes) > 1 else 6.0)
     for ax, size in zip(axes, sizes, strict=False):
-        config_bands(ax, rows[rows["size"] == size], "epoch")
+        x_column = "step" if "step" in rows and rows["step"].notna().all() else "epoch"
+        config_bands(ax, rows[rows["size"] == size], x_column)
         ax.set_title(size)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("optimizer step" if x_column == "step" else "epoch")
         ax.set_ylabel(key if key.startswith("val_") else f"{key} (training data)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
         ax.legend()
-    figure.suptitle(
-        f"Convergence: {key} per epoch (mean ± std over seeds/folds)", fontsize="medium"
-    )
+    where = "validation split" if key.startswith("val_") else "training data"
+    figure.suptitle(f"Convergence: {key} on the {where}\n({spread_label(rows)})", fontsize="medium")
     return figure
 
 

@@ -1,41 +1,66 @@
 """Running one configuration: build a fresh model, train it under the shared budget, predict."""
 
+import itertools
+import math
 import time
 
 import keras
 import numpy as np
 
 from tlkeras.errors import ConfigurationError
+from tlkeras.feature_cache import cache_problem
 
 # Keys of a configuration that go to fit() instead of tlkeras.build().
-FIT_KEYS = ("batch_size", "class_weight", "callbacks", "shuffle")
+FIT_KEYS = ("class_weight", "callbacks", "shuffle")
 # The budget is compare()'s to set, the same for every configuration.
-BUDGET_KEYS = ("epochs", "early_stopping", "initial_epoch", "validation_data", "validation_split")
+BUDGET_KEYS = (
+    "steps",
+    "epochs",
+    "batch_size",
+    "early_stopping",
+    "initial_epoch",
+    "steps_per_epoch",
+    "validation_data",
+    "validation_split",
+)
 CONVERGENCE_FRACTION = 0.95
+# Validations per run under a step budget (small subsets repeat within an epoch to match).
+EVALUATIONS = 25
+# Share of the run at whose start the training loss must already be within
+# PLATEAU_TOLERANCE of its total fall for the run to count as converged.
+PLATEAU_FROM = 0.75
+PLATEAU_TOLERANCE = 0.05
 
 
 class Runner:
-    """Builds, trains and predicts with one configuration under the shared budget."""
+    """Builds, trains and predicts with one configuration under the shared budget.
 
-    def __init__(
-        self, build_fn, build_kwargs, budget, dataset_fn, verbose, tune=None, max_trials=None
-    ):
+    With `budget["steps"]` every run takes exactly that many optimizer steps
+    (fewer only when early stopping ends it): small subsets are repeated
+    within an epoch so that every run is validated about `EVALUATIONS` times,
+    at the same steps whatever its size. With `budget["epochs"]` it runs that
+    many passes over its subset, as Keras does.
+    """
+
+    def __init__(self, build_fn, build_kwargs, budget, dataset_fn, verbose, tune=None):
         self.build_fn = build_fn
         self.build_kwargs = build_kwargs
         self.budget = budget
         self.dataset_fn = dataset_fn
         self.verbose = verbose
         self.tune = tune
-        self.max_trials = max_trials
+        self._models = {}
 
     def run(self, name, config, train, validation, evaluation, seed):
         start = time.perf_counter()
-        search = self._search(name, config, train, validation, seed) if self.tune else {}
-        tuned = search.get("values", {})
-        model, fit_kwargs, batch_size = self._prepare(
-            name, {**config, **tuned}, train, validation, seed
-        )
-        fit_history = model.fit(**fit_kwargs, verbose=self.verbose)
+        trials, chosen_on = grid_trials(self.tune, self.budget.get("max_trials"), seed, validation)
+        best = None
+        for values in trials:
+            model, trained = self._train(name, {**config, **values}, train, validation, seed)
+            if best is None or trained["val_loss"] < best[1]["val_loss"]:
+                best = (model, trained, values)
+        model, trained, values = best
+        batch_size = self.budget["batch_size"]
         if self.budget["precise_bn"]:
             recalibrate_batchnorm(
                 model, self._inputs(*train, training=False, seed=seed, batch_size=batch_size)
@@ -45,27 +70,66 @@ class Runner:
         for key in ("y", "sample_weight", "shuffle"):
             eval_inputs.pop(key, None)
         predictions = model.predict(**eval_inputs, verbose=0)
-        curves = {k: list(v) for k, v in fit_history.history.items() if k != "learning_rate"}
+        curves = trained["curves"]
+        tuned = {}
+        if self.tune:
+            tuned = dict(
+                values=values, trials=len(trials), chosen_on=chosen_on, val_loss=trained["val_loss"]
+            )
         return dict(
             predictions=predictions,
             history=curves,
-            tuned=search,
-            epochs_run=len(next(iter(curves.values()), [])),
-            epochs_to_95pct_of_final=epochs_to_fraction_of_final(curves),
+            tuned=tuned,
+            steps_run=trained["steps_run"],
+            epochs_run=len(curves.get("loss", [])),
+            steps_to_95pct_of_final=steps_to_fraction_of_final(curves),
+            train_loss_plateau=loss_plateau(curves.get("loss", [])),
             wall_time=wall_time,
         )
 
+    def _train(self, name, config, train, validation, seed):
+        """A freshly seeded model trained under the budget, and what its training recorded."""
+        model, fit_kwargs, budget = self._prepare(name, config, train, validation, seed)
+        fit_history = model.fit(**fit_kwargs, verbose=2 if self.verbose > 1 else 0)
+        curves = {k: list(v) for k, v in fit_history.history.items() if k != "learning_rate"}
+        if budget is not None:
+            curves["step"] = list(budget.step_at_epoch_end)
+        else:
+            steps = fit_kwargs.get("steps_per_epoch") or _num_batches(fit_kwargs)
+            curves["step"] = [steps * (epoch + 1) for epoch in range(len(curves.get("loss", [])))]
+        val_loss = curves.get("val_loss")
+        return model, dict(
+            curves=curves,
+            steps_run=curves["step"][-1] if curves["step"] else 0,
+            # With no validation split there is nothing to choose on: the one trial wins.
+            val_loss=float(np.nanmin(val_loss)) if val_loss else np.inf,
+        )
+
     def _prepare(self, name, config, train, validation, seed):
-        """A freshly seeded, compiled model and the fit() arguments of the shared budget."""
+        """A freshly seeded, compiled model, the fit() arguments and the step budget callback."""
         build_args, fit_args, compile_args = split_config(name, config)
+        model = self._fresh_model(name, build_args, seed)
+        model.compile(**(compile_args or _fresh_compile_arguments(model)))
+        # Shuffling and dropout of this run start from the seed, whatever ran before.
         keras.utils.set_random_seed(int(seed))
-        model = self._build({**self.build_kwargs, **build_args})
-        if compile_args:
-            model.compile(**compile_args)
-        batch_size = fit_args.pop("batch_size", self.budget["batch_size"])
+        batch_size = self.budget["batch_size"]
         callbacks = list(fit_args.pop("callbacks", None) or [])
-        callbacks += early_stopping(self.budget["early_stopping"], validation is not None)
-        fit_kwargs = self._inputs(*train, training=True, seed=seed, batch_size=batch_size)
+        steps = self.budget.get("steps")
+        budget = None
+        if steps:
+            passes = self._passes_per_epoch(train, batch_size, steps)
+            fit_kwargs = self._inputs(
+                *train, training=True, seed=seed, batch_size=batch_size, repeats=passes
+            )
+            budget = StepBudget(steps, _patience(self.budget["early_stopping"], steps, validation))
+            callbacks.append(budget)
+            epochs = math.ceil(steps / (passes * (self._num_batches(train, batch_size) or 1)))
+        else:
+            fit_kwargs = self._inputs(*train, training=True, seed=seed, batch_size=batch_size)
+            epochs = self.budget["epochs"]
+            callbacks += early_stopping(
+                self.budget["early_stopping"], validation is not None, epochs
+            )
         if validation is not None:
             inputs = self._inputs(*validation, training=False, seed=seed, batch_size=batch_size)
             fit_kwargs["validation_data"] = (
@@ -73,56 +137,50 @@ class Runner:
                 if "y" in inputs
                 else inputs["x"]
             )
-        fit_kwargs.update(epochs=self.budget["epochs"], callbacks=callbacks, **fit_args)
-        return model, fit_kwargs, batch_size
+        fit_kwargs.update(epochs=epochs, callbacks=callbacks, **fit_args)
+        if self.budget.get("cache_features") and _cacheable(model, callbacks):
+            fit_kwargs["cache_features"] = True
+        return model, fit_kwargs, budget
 
-    def _search(self, name, config, train, validation, seed):
-        """keras-tuner random search over `tune`: same trials and epochs for every configuration."""
-        import tempfile
+    def _fresh_model(self, name, build_args, seed):
+        """The configuration's model with its initial weights for this seed.
 
-        import keras_tuner
-
-        if validation is None:
-            raise ConfigurationError(
-                "tune= chooses hyperparameters on a validation split; pass validation_split > 0. "
-                f"Received: validation_split={self.budget['validation_split']!r}"
+        Built once per configuration and seed (building a pretrained network is
+        often the slowest part of a small run); every later run of that pair,
+        at any size or grid value, starts from a copy of the same initial weights,
+        which is what a fresh build with the same seed would give.
+        """
+        key = (name, int(seed))
+        if key not in self._models:
+            keras.utils.set_random_seed(int(seed))
+            model = self._build({**self.build_kwargs, **build_args})
+            layers = list(model._flatten_layers(include_self=True, recursive=True))
+            self._models[key] = (
+                model,
+                [np.array(v) for v in model.get_weights()],
+                # A callback may unfreeze layers during a run (gradual unfreezing).
+                [(layer, layer.trainable) for layer in layers],
             )
-        fit_kwargs = {}
+        model, weights, trainable = self._models[key]
+        for layer, flag in trainable:
+            if layer.trainable != flag:
+                layer.trainable = flag
+        model.set_weights(weights)
+        return model
 
-        def build(hp):
-            values = {key: hp.Choice(key, list(choices)) for key, choices in self.tune.items()}
-            model, kwargs, _ = self._prepare(name, {**config, **values}, train, validation, seed)
-            fit_kwargs.update(kwargs)
-            return model
+    def _num_batches(self, train, batch_size):
+        """Optimizer steps of one pass over a training subset."""
+        if self.dataset_fn is None:
+            return max(1, math.ceil(count_rows(train) / batch_size))
+        dataset = self.dataset_fn(train[0], train[1], training=False, seed=0, **_mask(train))
+        size = int(dataset.cardinality()) if hasattr(dataset, "cardinality") else len(dataset)
+        return size if size > 0 else None  # unknown or infinite: one pass per epoch
 
-        class HyperModel(keras_tuner.HyperModel):
-            def fit(self, hp, model, *args, **kwargs):
-                # The data and budget of the run, not the tuner's: every trial gets the same.
-                return model.fit(
-                    **{
-                        **fit_kwargs,
-                        "callbacks": kwargs.get("callbacks", []) + fit_kwargs["callbacks"],
-                    },
-                    verbose=0,
-                )
-
-        hypermodel = HyperModel()
-        hypermodel.build = build
-        with tempfile.TemporaryDirectory() as folder:
-            tuner = keras_tuner.RandomSearch(
-                hypermodel,
-                objective="val_loss",
-                max_trials=self.max_trials,
-                seed=int(seed),
-                directory=folder,
-                project_name=name,
-                overwrite=True,
-            )
-            tuner.search()
-            return dict(
-                values=dict(tuner.get_best_hyperparameters(1)[0].values),
-                trials=len(tuner.oracle.trials),
-            )
+    def _passes_per_epoch(self, train, batch_size, steps):
+        """Passes per Keras epoch: small subsets repeat, so validation happens at the same steps."""
+        interval = max(1, steps // EVALUATIONS)
+        batches = self._num_batches(train, batch_size)
+        return 1 if batches is None else max(1, round(interval / batches))
 
     def _build(self, kwargs):
         if self.build_fn is not None:
@@ -143,12 +201,77 @@ class Runner:
             )
         return tlkeras.build(**kwargs)
 
-    def _inputs(self, x, y, sample_weight=None, *, training, seed, batch_size):
+    def _inputs(self, x, y, sample_weight=None, *, training, seed, batch_size, repeats=1):
         """Keyword arguments of fit()/predict() for these arrays (and transductive mask)."""
         masked = {} if sample_weight is None else {"sample_weight": sample_weight}
         if self.dataset_fn is None:
+            if repeats > 1 and sample_weight is None:
+                order = np.tile(np.arange(len(y)), repeats)
+                x, y = keras.tree.map_structure(lambda a: a[order], x), y[order]
             return dict(x=x, y=y, batch_size=batch_size, shuffle=training, **masked)
-        return dict(x=self.dataset_fn(x, y, training=training, seed=int(seed), **masked))
+        dataset = self.dataset_fn(x, y, training=training, seed=int(seed), **masked)
+        if repeats > 1 and hasattr(dataset, "repeat"):
+            dataset = dataset.repeat(repeats)
+        return dict(x=dataset)
+
+
+class StepBudget(keras.callbacks.Callback):
+    """Stops training after exactly `steps` optimizer steps; early stopping counted in steps.
+
+    With `patience`, it watches `val_loss` at each epoch end, stops once
+    `patience` steps have passed without a better value, and restores the
+    weights of the best epoch at the end of training.
+
+    Args:
+        steps: optimizer steps of the run.
+        patience: steps without improvement before stopping, or `None`
+            (run the whole budget). Defaults to `None`.
+    """
+
+    def __init__(self, steps, patience=None):
+        super().__init__()
+        self.steps = int(steps)
+        self.patience = patience
+        self.step = 0
+        self.step_at_epoch_end = []
+        self.best = (np.inf, 0, None)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self.step >= self.steps:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.step_at_epoch_end.append(self.step)
+        value = (logs or {}).get("val_loss")
+        if self.patience is None or value is None:
+            return
+        if value < self.best[0]:
+            self.best = (float(value), self.step, self.model.get_weights())
+        elif self.step - self.best[1] >= self.patience:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.best[2] is not None:
+            self.model.set_weights(self.best[2])
+
+
+def grid_trials(tune, max_trials, seed, validation):
+    """The hyperparameter values to train (a list of dicts) and how the winner is chosen.
+
+    Every configuration gets the same trials: the whole grid, or `max_trials`
+    of it drawn with the run's seed. Without a validation split nothing can
+    choose, so the one trial is the grid's middle value of each key.
+    """
+    if not tune:
+        return [{}], None
+    if validation is None:
+        return [{key: values[(len(values) - 1) // 2] for key, values in tune.items()}], "fallback"
+    grid = [dict(zip(tune, values, strict=True)) for values in itertools.product(*tune.values())]
+    if max_trials is not None and max_trials < len(grid):
+        picks = np.random.default_rng(int(seed)).choice(len(grid), max_trials, replace=False)
+        grid = [grid[i] for i in sorted(picks)]
+    return grid, "validation"
 
 
 def split_config(name, config):
@@ -176,9 +299,13 @@ def split_config(name, config):
     if isinstance(optimizer, keras.optimizers.Optimizer):
         # A fresh copy per run: an optimizer's state must not carry over.
         compile_args["optimizer"] = optimizer.__class__.from_config(optimizer.get_config())
-    if "learning_rate" in config:
-        compile_args["optimizer"] = keras.optimizers.Adam(
-            learning_rate=float(config["learning_rate"])
+    if "learning_rate" in config or "weight_decay" in config:
+        rate = float(config.get("learning_rate", 1e-3))
+        decay = config.get("weight_decay")
+        compile_args["optimizer"] = (
+            keras.optimizers.Adam(learning_rate=rate)
+            if decay is None
+            else keras.optimizers.AdamW(learning_rate=rate, weight_decay=float(decay))
         )
     for key, value in config.items():
         if key in BUDGET_KEYS:
@@ -186,7 +313,7 @@ def split_config(name, config):
                 f"Configuration {name!r} sets {key!r}, but the budget is the same for every "
                 f"configuration: pass it to compare() instead. Received: {key}={value!r}"
             )
-        if key in ("compile", "learning_rate"):
+        if key in ("compile", "learning_rate", "weight_decay"):
             continue
         if key == "fit":
             fit_args.update(value or {})
@@ -261,6 +388,31 @@ def _batches(inputs):
         yield element[0] if isinstance(element, tuple) else element
 
 
+def steps_to_fraction_of_final(curves, fraction=CONVERGENCE_FRACTION):
+    """First optimizer step at which the run's curve reaches `fraction` of its final value.
+
+    The curve is the first validation metric other than the loss, else the
+    first training metric, else the loss (see `epochs_to_fraction_of_final`);
+    `curves["step"]` gives the step of each epoch end.
+    """
+    epoch = epochs_to_fraction_of_final(curves, fraction)
+    steps = curves.get("step") or []
+    if epoch != epoch or not steps:  # nan
+        return epoch
+    return int(steps[epoch - 1])
+
+
+def loss_plateau(losses, start=PLATEAU_FROM, tolerance=PLATEAU_TOLERANCE):
+    """Whether a training loss curve had flattened: after `start` of the run it fell by less
+    than `tolerance` of its whole fall. `None` for fewer than 4 points."""
+    losses = np.asarray(losses, dtype="float64")
+    if losses.size < 4:
+        return None
+    fall = losses[0] - losses.min()
+    late = losses[int(start * (losses.size - 1))] - losses[-1]
+    return bool(late <= tolerance * max(fall, 1e-12))
+
+
 def epochs_to_fraction_of_final(curves, fraction=CONVERGENCE_FRACTION):
     """First epoch (1-based) at which the training curve reaches `fraction` of its final value.
 
@@ -281,10 +433,63 @@ def epochs_to_fraction_of_final(curves, fraction=CONVERGENCE_FRACTION):
     return int(np.argmax(reached)) + 1
 
 
-def early_stopping(setting, has_validation):
+def early_stopping(setting, has_validation, epochs=None):
+    """Keras EarlyStopping for a budget in epochs (`"auto"`: a fifth of them, on `val_loss`)."""
+    if setting == "auto":
+        if not has_validation:
+            return []
+        setting = max(1, (epochs or 5) // 5)
     if setting is None or setting is False:
         return []
     arguments = {"patience": setting} if isinstance(setting, int) else dict(setting)
     arguments.setdefault("monitor", "val_loss" if has_validation else "loss")
     arguments.setdefault("restore_best_weights", True)
     return [keras.callbacks.EarlyStopping(**arguments)]
+
+
+def _patience(setting, steps, validation):
+    """Early-stopping patience in steps: `"auto"` is a fifth of the budget, with a validation split."""
+    if setting is None or setting is False or validation is None:
+        return None
+    if setting == "auto":
+        return max(1, steps // 5)
+    if isinstance(setting, bool) or not isinstance(setting, int) or setting < 1:
+        raise ConfigurationError(
+            "With a budget in steps, early_stopping is 'auto', None or a patience in steps "
+            f"(a positive int). Received: early_stopping={setting!r}"
+        )
+    return setting
+
+
+def _fresh_compile_arguments(model):
+    """The model's own compile arguments with a new optimizer (no state from an earlier run)."""
+    arguments = getattr(model, "_compile_arguments", None)
+    if arguments is None:
+        config = getattr(model, "_compile_config", None)
+        arguments = {} if config is None else config.config
+    arguments = dict(arguments)
+    optimizer = arguments.get("optimizer")
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        arguments["optimizer"] = optimizer.__class__.from_config(optimizer.get_config())
+    return arguments
+
+
+def _cacheable(model, callbacks):
+    """A frozen tlkeras model trains from its backbone's features computed once (feature cache)."""
+    return hasattr(model, "backbone") and cache_problem(model, callbacks) is None
+
+
+def count_rows(data):
+    """Training examples in `(x, y)` or in a transductive `(x, y, mask)`."""
+    return len(data[1]) if len(data) == 2 else int(np.sum(data[2]))
+
+
+def _mask(data):
+    return {} if len(data) == 2 else {"sample_weight": data[2]}
+
+
+def _num_batches(fit_kwargs):
+    x = fit_kwargs["x"]
+    if "batch_size" in fit_kwargs:
+        return max(1, math.ceil(len(fit_kwargs["y"]) / fit_kwargs["batch_size"]))
+    return int(x.cardinality()) if hasattr(x, "cardinality") else len(x)

@@ -76,8 +76,9 @@ def subset_indices(y, pool=None, *, fraction=None, shots=None, seed=0, stratify=
 def validation_indices(y, indices, validation_split, seed=0, stratify=True):
     """Splits `indices` into `(train, validation)`, stratified, seeded.
 
-    Each class keeps at least one training example; a split too small to
-    give a class a validation example gives it none.
+    Each class keeps at least one training example and, when it has two or
+    more, gives at least one to validation (stratified); a class with one
+    example gives none.
     """
     if not validation_split:
         return np.asarray(indices), np.asarray([], dtype="int64")
@@ -87,7 +88,7 @@ def validation_indices(y, indices, validation_split, seed=0, stratify=True):
         )
     train, validation = [], []
     for order in _class_orders(y, indices, seed + 1, stratify):
-        count = min(int(round(validation_split * len(order))), len(order) - 1)
+        count = min(max(1, int(round(validation_split * len(order)))), len(order) - 1)
         validation.append(order[:count])
         train.append(order[count:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(validation))

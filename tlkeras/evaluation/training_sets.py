@@ -4,6 +4,8 @@ Every configuration of a comparison trains on what these functions pick for
 one seed, fold and size, so the subsets are shared by construction.
 """
 
+import hashlib
+
 import keras
 import numpy as np
 
@@ -105,8 +107,8 @@ def count(data):
     return len(data[1]) if len(data) == 2 else int(np.sum(data[2]))
 
 
-def training_set(select, y, pool, size, seed, fold, validation_split, classification):
-    """The run key and the training and validation data of one seed, fold and size."""
+def training_set(y, pool, size, seed, fold, validation_split, classification):
+    """The run key and the training and validation indices of one seed, fold and size."""
     subset = pool
     if size is not None:
         subset = splits.subset_indices(y, pool, seed=seed, stratify=classification, **size)
@@ -119,8 +121,16 @@ def training_set(select, y, pool, size, seed, fold, validation_split, classifica
         seed=int(seed),
         fold=np.nan if fold is None else fold,
     )
-    validation = select(val_idx) if len(val_idx) else None
-    return key, select(train_idx), validation
+    return key, train_idx, val_idx
+
+
+def subset_hash(train_idx, val_idx):
+    """A short fingerprint of a run's training and validation example ids."""
+    digest = hashlib.sha256()
+    for part in (train_idx, val_idx):
+        digest.update(np.asarray(part, dtype="int64").tobytes())
+        digest.update(b"|")
+    return digest.hexdigest()[:12]
 
 
 def take(x, indices):
