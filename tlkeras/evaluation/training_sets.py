@@ -11,15 +11,13 @@ import numpy as np
 
 from tlkeras.errors import ConfigurationError
 from tlkeras.evaluation import splits
+from tlkeras.inputs import examples
 
 
 def check_data(data, argument):
-    if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise ConfigurationError(
-            f"{argument} must be a tuple (x, y) of arrays. Received: {argument} of type {type(data).__name__}"
-        )
-    x, y = data
-    y = np.asarray(y)
+    # Any (x, y) fit() takes (lists of texts, pandas columns) or a finite
+    # tf.data dataset (tfds, *_dataset_from_directory), as in-memory arrays.
+    x, y = examples(data, argument)
     lengths = {len(a) for a in keras.tree.flatten(x)}
     if lengths != {len(y)}:
         raise ConfigurationError(
