@@ -92,6 +92,18 @@ def _rank(args):
     return 0
 
 
+def _quiet_retracing_warnings():
+    # compare() and the demo predict on subsets of every size, which TensorFlow
+    # reports as "N out of the last M calls ... triggered tf.function retracing":
+    # expected here, and nothing a command-line user can act on.
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="tlkeras", description="Transfer learning for Keras 3.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -162,6 +174,7 @@ def main(argv=None):
         from tlkeras.native_logs import import_backend_quietly
 
         import_backend_quietly()
+        _quiet_retracing_warnings()
 
     try:
         args.run(args)

@@ -3,16 +3,19 @@
 import time
 
 DEFAULT_CONFIGS = {
-    # Same architecture and head for all three; only the weights and what trains
+    # Same architecture and head for both; only the weights and what trains
     # differ. Learning rates come from the comparison's grid, the same for each.
+    # Fine-tuning the whole network (`fine_tune` below) is left out of the
+    # default: at this budget it costs as much as scratch and, with early
+    # stopping on 10-50 validation images, did not beat the frozen features.
     "scratch": dict(weights=None, freeze=False),
     "feature_extraction": dict(weights="imagenet", freeze=True),
-    "fine_tune": dict(weights="imagenet", freeze=False),
 }
+FINE_TUNE_CONFIG = {"fine_tune": dict(weights="imagenet", freeze=False)}
 # The demo's budget, small enough for about 6 minutes on 2 CPU cores: every run
 # takes the same optimizer steps at this batch size, the learning rate picked
 # on the validation split from this grid.
-DEMO_STEPS = 80
+DEMO_STEPS = 60
 DEMO_BATCH_SIZE = 16
 DEMO_GRID = {"learning_rate": (1e-3, 1e-2)}
 
@@ -66,9 +69,9 @@ def learning_curve_demo(
         tune: the learning-rate grid. Defaults to `None` (`DEMO_GRID`).
         test_per_class: held-out test images per class. Defaults to `50`.
         configs: a dict of `compare()` configurations. Defaults to `None`:
-            `scratch` (random weights, all trains), `feature_extraction`
-            (ImageNet weights, frozen) and `fine_tune` (ImageNet weights, all
-            trains).
+            `scratch` (random weights, all trains) and `feature_extraction`
+            (ImageNet weights, frozen); `{**DEFAULT_CONFIGS, **FINE_TUNE_CONFIG}`
+            adds `fine_tune` (ImageNet weights, all trains).
         backbone: the registered backbone. Defaults to `"efficientnet_lite0"`.
         fractions: shares of the training labels instead of `shots`.
             Defaults to `None`.
