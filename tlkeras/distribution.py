@@ -1,9 +1,18 @@
-"""Several devices and machines through `tf.distribute`, which Keras users already run.
+"""Several devices and machines through `tf.distribute` or `keras.distribution`.
 
 tlkeras adds no engine of its own. `build(distribution=strategy)` builds (and
 compiles) the model inside `strategy.scope()`, exactly as a Keras user would by
 hand, so `fit()` then splits every global batch across the replicas. Building
 inside `with strategy.scope():` without the argument works the same.
+
+On JAX the same argument takes a `keras.distribution` distribution
+(`keras.distribution.DataParallel()` for data parallelism) and makes it
+Keras's global one, as `keras.distribution.set_distribution` does: Keras
+shards batches only while a distribution is active, and the variables made
+after `build` (optimizer slots, metrics) must be laid out on the same device
+mesh. Setting it yourself before `build` works the same. One global program
+runs (XLA inserts the reductions), so losses and BatchNorm statistics already
+cover the whole batch, as on one device.
 
 One thing differs from one device: a BatchNormalization layer would normalise
 each replica's slice of the batch with that slice's own statistics, so N
@@ -22,19 +31,33 @@ from tlkeras.errors import ConfigurationError
 
 
 def resolve_distribution(distribution):
-    """Returns the `tf.distribute.Strategy` to build under, or `None` for the default.
+    """Returns the strategy or distribution to build under, or `None` for the default.
 
     Args:
-        distribution: a `tf.distribute.Strategy`, or `None` for the strategy
-            whose scope is already active (none: one device).
+        distribution: a `tf.distribute.Strategy` (TensorFlow), a
+            `keras.distribution` distribution (JAX: made the global one), or
+            `None` for the one already active (none: one device).
     """
+    backend = keras.backend.backend()
     if distribution is None:
-        if keras.backend.backend() != "tensorflow":
+        if backend == "jax":
+            return keras.distribution.distribution()
+        if backend != "tensorflow":
             return None
         import tensorflow as tf
 
         return tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
-    if keras.backend.backend() != "tensorflow":
+    if is_keras_distribution(distribution):
+        if backend != "jax":
+            raise ConfigurationError(
+                "A keras.distribution distribution (DataParallel, ModelParallel) needs the JAX "
+                "backend; on TensorFlow pass a tf.distribute strategy, e.g. "
+                "tf.distribute.MirroredStrategy(). "
+                f"Received: distribution={distribution!r} with KERAS_BACKEND={backend!r}"
+            )
+        keras.distribution.set_distribution(distribution)
+        return distribution
+    if backend != "tensorflow":
         raise ConfigurationError(
             "distribution= takes a tf.distribute strategy, which needs the TensorFlow "
             f"backend. Received: distribution={distribution!r} with "
@@ -52,9 +75,21 @@ def resolve_distribution(distribution):
     return distribution
 
 
+def is_keras_distribution(value):
+    """Whether `value` is a `keras.distribution` DataParallel / ModelParallel (JAX)."""
+    # Keras exports the subclasses, not their base class.
+    return hasattr(value, "device_mesh") and hasattr(value, "get_data_layout")
+
+
 def num_replicas(strategy):
-    """Replicas a global batch is split across (1 without a strategy)."""
-    return 1 if strategy is None else int(strategy.num_replicas_in_sync)
+    """`tf.distribute` replicas a global batch is split across (1 without a strategy).
+
+    A `keras.distribution` distribution runs one global program, whose losses
+    and BatchNorm statistics already cover the whole batch: 1.
+    """
+    if strategy is None or is_keras_distribution(strategy):
+        return 1
+    return int(strategy.num_replicas_in_sync)
 
 
 def replicas_in_sync():
@@ -90,7 +125,7 @@ def ensure_created_under(model, strategy):
     from its config inside the scope and copies the weights over.
     """
     variables = model.weights
-    if not variables or strategy.extended.variable_created_in_scope(variables[0].value):
+    if not variables or _created_under(variables[0], strategy):
         return model
     config = keras.saving.serialize_keras_object(model)
     try:
@@ -107,8 +142,16 @@ def ensure_created_under(model, strategy):
     return copy
 
 
+def _created_under(variable, strategy):
+    if is_keras_distribution(strategy):
+        # Laid out on the mesh: on all of its devices, not just the default one.
+        devices = getattr(variable.value, "sharding", None)
+        return devices is not None and len(devices.device_set) == strategy.device_mesh.devices.size
+    return strategy.extended.variable_created_in_scope(variable.value)
+
+
 def scope_of(model):
-    """Enters the `tf.distribute` strategy `model` was built under (else does nothing).
+    """Enters the strategy or distribution `model` was built under (else does nothing).
 
     Models tlkeras makes around a user's model (the feature cache's top
     model, a domain-adaptation wrapper) and their optimizers must live under
@@ -176,7 +219,8 @@ class _NoChanges:
     pass
 
 
-# Other backends' train steps have other signatures (JAX's is stateless) and no tf.distribute.
+# Other backends' train steps have other signatures (JAX's is stateless) and no
+# tf.distribute; JAX distributes through keras.distribution.
 MultiWorkerTraining = (
     _MultiWorkerTraining if keras.backend.backend() == "tensorflow" else _NoChanges
 )

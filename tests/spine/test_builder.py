@@ -144,6 +144,11 @@ def test_freeze_after_compile_takes_effect_in_the_next_fit():
     assert not same(before, values(model.backbone.weights))
 
 
+@pytest.mark.xfail(
+    keras.backend.backend() == "jax",
+    strict=True,
+    reason="JAX rebuilds the optimizer when what trains changes (slots pair with trainable variables by position), so state is not kept",
+)
 def test_unfreezing_keeps_optimizer_state_of_the_head():
     backbone = tlkeras.Backbone.from_model(tiny_cnn(), weights_source="imagenet")
     model = tlkeras.build(backbone, num_classes=3)

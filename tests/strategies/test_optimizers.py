@@ -28,6 +28,7 @@ def test_decay_divides_each_lower_backbone_group():
     assert group_multipliers(model, multipliers=[1, 2, 3, 4, 5]) == [1.0, 2.0, 3.0, 4.0, 5.0]
 
 
+@pytest.mark.tensorflow_only("computes the reference gradient with tf.GradientTape")
 @pytest.mark.parametrize("weight_decay", [None, 0.1])
 def test_sgd_update_of_each_group_is_its_rate_times_its_gradient(weight_decay):
     model = tiny_model()

@@ -35,8 +35,9 @@ class GCNConv(keras.layers.Layer):
         # === Layers ===
         self.dense = keras.layers.Dense(units, use_bias=use_bias, name="dense", **_inherit(self))
 
-    def build(self, input_shape):
-        self.dense.build(input_shape)
+    def build(self, node_features_shape, edge_index_shape=None):
+        # Keras's naming (`<call argument>_shape`), which its layer tests build with.
+        self.dense.build(node_features_shape)
 
     def call(self, node_features, edge_index):
         n = num_rows(node_features)

@@ -37,12 +37,13 @@ class GINConv(keras.layers.Layer):
         )
         self.out = keras.layers.Dense(units, name="mlp_out", **_inherit(self))
 
-    def build(self, input_shape):
+    def build(self, node_features_shape, edge_index_shape=None):
+        # Keras's naming (`<call argument>_shape`), which its layer tests build with.
         self.eps = self.add_weight(
             shape=(), initializer="zeros", trainable=self.train_eps, name="eps"
         )
-        self.hidden.build(input_shape)
-        self.out.build(tuple(input_shape[:-1]) + (self.units,))
+        self.hidden.build(node_features_shape)
+        self.out.build(tuple(node_features_shape[:-1]) + (self.units,))
 
     def call(self, node_features, edge_index):
         total = propagate(node_features, edge_index, num_rows(node_features))

@@ -55,5 +55,11 @@ class GraphClassifierHead(ClassifierHead):
         graphs = self.readout(inputs, model_inputs[GRAPH_IDS], model_inputs[GRAPH_SIZES])
         return super().call(graphs, training=training)
 
+    def compute_output_spec(self, inputs, model_inputs=None, training=None):
+        # One row per graph, not per node; float32 like every head.
+        sizes = (model_inputs or {}).get(GRAPH_SIZES)
+        num_graphs = None if sizes is None else sizes.shape[0]
+        return keras.KerasTensor((num_graphs, self.dense.units), dtype="float32")
+
     def get_config(self):
         return {**super().get_config(), "readout": self.readout.mode}

@@ -48,9 +48,10 @@ class GraphReadout(keras.layers.Layer):
             keras.layers.Dense(1, name="gate", **_inherit(self)) if mode == "attention" else None
         )
 
-    def build(self, input_shape):
+    def build(self, node_embeddings_shape, graph_ids_shape=None, graph_sizes_shape=None):
+        # Keras's naming (`<call argument>_shape`), which its layer tests build with.
         if self.gate is not None:
-            self.gate.build(input_shape)
+            self.gate.build(node_embeddings_shape)
 
     def call(self, node_embeddings, graph_ids, graph_sizes=None):
         if graph_sizes is None:

@@ -36,9 +36,10 @@ class SAGEConv(keras.layers.Layer):
             units, use_bias=False, name="neighbours", **_inherit(self)
         )
 
-    def build(self, input_shape):
-        self.self_dense.build(input_shape)
-        self.neighbour_dense.build(input_shape)
+    def build(self, node_features_shape, edge_index_shape=None):
+        # Keras's naming (`<call argument>_shape`), which its layer tests build with.
+        self.self_dense.build(node_features_shape)
+        self.neighbour_dense.build(node_features_shape)
 
     def call(self, node_features, edge_index):
         neighbours = propagate(node_features, edge_index, num_rows(node_features), reduce="mean")
