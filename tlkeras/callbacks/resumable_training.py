@@ -252,10 +252,12 @@ def _skip_next_call(runner):
     train_function = runner.train_function
     steps = int(getattr(runner, "steps_per_execution", 1) or 1)
 
-    def skip(iterator):
+    def skip(*args):
+        # TensorFlow and torch call train_function(iterator); JAX calls
+        # train_function(state, iterator) and wants (logs, state) back.
         for _ in range(steps):
-            next(iterator)
-        return {}
+            next(args[-1])
+        return ({}, args[0]) if len(args) == 2 else {}
 
     runner.__dict__["_tlkeras_train_function"] = train_function
     runner.train_function = skip
