@@ -36,6 +36,9 @@ def _head_kernel(model):
     return keras.ops.convert_to_numpy(model.get_layer("head").trainable_weights[0]).copy()
 
 
+@pytest.mark.tensorflow_only(
+    "raw strings go through the tf.text / tf.strings tokenizer inside the model"
+)
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_predict_evaluate_and_fit_take_every_kind_of_texts(text_model, kind):
     make_x, make_y = KINDS[kind]
@@ -54,6 +57,9 @@ def test_predict_evaluate_and_fit_take_every_kind_of_texts(text_model, kind):
     assert text_model.predict_on_batch(x).shape == (3, 2)
 
 
+@pytest.mark.tensorflow_only(
+    "raw strings go through the tf.text / tf.strings tokenizer inside the model"
+)
 def test_a_keras_hub_transformer_takes_a_list_and_a_str_array():
     backbone = tlkeras.get_backbone(
         "bert",
@@ -80,6 +86,9 @@ def test_bad_text_inputs_name_what_was_received(text_model):
         text_model.predict(frame, verbose=0)
 
 
+@pytest.mark.tensorflow_only(
+    "raw strings go through the tf.text / tf.strings tokenizer inside the model"
+)
 def test_domain_adaptation_takes_lists_of_texts():
     keras.utils.set_random_seed(0)
     task = tlkeras.build("word_vectors", num_classes=2, dim=8, sequence_length=8, bottleneck=4)
@@ -103,6 +112,9 @@ def _write_texts(root, per_class=4):
             (root / label / f"{index}.txt").write_text(f"{words} {index}")
 
 
+@pytest.mark.tensorflow_only(
+    "raw strings go through the tf.text / tf.strings tokenizer inside the model"
+)
 def test_directory_datasets_go_straight_into_fit(tmp_path):
     write_image_folders(tmp_path / "images", per_class=4)
     images = keras.utils.image_dataset_from_directory(
@@ -121,6 +133,9 @@ def test_directory_datasets_go_straight_into_fit(tmp_path):
     assert not np.array_equal(before, _head_kernel(model))
 
 
+@pytest.mark.tensorflow_only(
+    "raw strings go through the tf.text / tf.strings tokenizer inside the model"
+)
 def test_tfds_supervised_dataset_goes_into_fit_and_examples():
     tfds = pytest.importorskip("tensorflow_datasets")
     with tfds.testing.mock_data(num_examples=6):
