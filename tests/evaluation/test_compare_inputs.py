@@ -16,6 +16,9 @@ def _texts(count):
     return [f"{WORDS[label]} {i}" for i, label in enumerate(labels)], labels
 
 
+@pytest.mark.tensorflow_only(
+    "raw strings go through the tf.text / tf.strings tokenizer inside the model"
+)
 def test_compare_takes_a_list_of_texts_and_pandas_columns():
     texts, labels = _texts(12)
     frame = pd.DataFrame({"text": texts, "label": labels})
@@ -56,6 +59,9 @@ def test_compare_takes_image_dataset_from_directory(tmp_path):
     assert sorted(totals.unique()) == [6, 12]
 
 
+@pytest.mark.tensorflow_only(
+    "raw strings go through the tf.text / tf.strings tokenizer inside the model"
+)
 def test_compare_takes_a_tfds_supervised_dataset():
     tfds = pytest.importorskip("tensorflow_datasets")
     with tfds.testing.mock_data(num_examples=8):
