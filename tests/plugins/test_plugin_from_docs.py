@@ -191,8 +191,31 @@ def test_compare(small_cnn):
         configs, train, test, backbone=small_cnn, num_classes=2, epochs=1, batch_size=8
     )
     accuracy = df[df["metric"] == "accuracy"]
-    assert set(accuracy["config"]) == {"scratch", "frozen"}
+    # Both configurations, beside compare()'s baseline rows.
+    assert {"scratch", "frozen"} <= set(accuracy["config"])
     assert accuracy["value"].between(0, 1).all()
+
+
+def test_rank(small_cnn):
+    x, y = _data(n=32, seed=0)
+    y[:] = (x[:, :16].mean(axis=(1, 2, 3)) > x[:, 16:].mean(axis=(1, 2, 3))).astype("int32")
+    ranking = tlkeras.rank_backbones(
+        [small_cnn], (x, y), methods=("logme", "linear_probe"), verbose=0
+    )
+    assert list(ranking["backbone"]) == [small_cnn]
+    assert np.isfinite(ranking["logme"]).all() and ranking["feature_dim"].iloc[0] == 64
+
+
+def test_export(small_cnn, tmp_path):
+    import tensorflow as tf
+
+    model = tlkeras.build(small_cnn, num_classes=2)
+    x, _ = _data(n=4)
+    path = tlkeras.export(model, tmp_path / "served", verbose=False)
+    served = tf.saved_model.load(path).signatures["serving_default"](images=tf.constant(x))
+    np.testing.assert_allclose(
+        served["probabilities"].numpy(), model.predict(x, verbose=0), atol=1e-5
+    )
 
 
 def test_save_and_load(small_cnn, tmp_path):
