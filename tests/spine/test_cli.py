@@ -22,7 +22,7 @@ def test_list_shows_backbones_and_their_distributions(capsys):
 def test_list_fills_modality_input_and_weights_licences_from_the_metadata(capsys):
     assert main(["list"]) == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line}
-    assert rows["efficientnet_lite0"].split()[1:5] == ["image", "(224,", "224,", "3)"]
+    assert rows["efficientnet_lite0"].split()[1:5] == ["image", "(None,", "None,", "3)"]
     assert "imagenet (Apache-2.0)" in rows["efficientnet_lite0"]
     assert rows["bert"].split()[1] == "text"
     assert "all-minilm-l6-v2 (Apache-2.0)" in rows["bert"]
