@@ -26,6 +26,11 @@ def _compare(dataset_fn, **kwargs):
         shots=(2, 4),
         seeds=(0,),
         epochs=40,
+        # This test is about the transductive masks: one configuration at its own
+        # rate, as before compare() tuned rates and added baseline rows.
+        tune=None,
+        baselines=None,
+        early_stopping=None,
     )
     arguments.update(kwargs)
     return tlkeras.compare(
@@ -50,20 +55,24 @@ def test_compare_trains_on_masked_nodes_of_the_whole_graph_and_scores_the_test_n
     accuracy = results[results["metric"] == "accuracy"].set_index("shots")["value"]
     # Two labelled nodes per club already place most members, four nearly all (chance: 0.5).
     assert accuracy[2] >= 0.65 and accuracy[4] >= 0.85, accuracy
-    # validation_split=0.25 moves one of each club's 4 shots (none of 2) to validation.
-    assert results.set_index("shots")["n_train"].to_dict() == {2: 4, 4: 6}
+    # validation_split=0.25 moves one node of each club to validation (the
+    # stratified split gives every class with 2+ examples one validation node).
+    assert results.set_index("shots")["n_train"].to_dict() == {2: 2, 4: 6}
+    assert results.set_index("shots")["n_val"].to_dict() == {2: 2, 4: 2}
     assert results.attrs["settings"]["transductive"] is True
     assert results.attrs["settings"]["n_test"] == len(TEST_NODES)
     assert results.attrs["settings"]["n_train_pool"] == 34 - len(UNLABELLED) - len(TEST_NODES)
     trained = [set(np.flatnonzero(m)) for training, m in masks if training]
     others = [set(np.flatnonzero(m)) for training, m in masks if not training]
-    assert [len(t) for t in trained] == [4, 6]
+    assert [len(t) for t in trained] == [2, 6]
     for chosen in trained:
         assert not chosen & (set(TEST_NODES) | set(UNLABELLED))
-    (validation,) = [m for m in others if len(m) == 2]
-    assert not validation & (trained[1] | set(TEST_NODES))
+    validations = [m for m in others if len(m) == 2]  # one held-out node per club
+    assert validations
+    for validation in validations:
+        assert not validation & (set(TEST_NODES) | set(UNLABELLED))
     # One seed's labelled subsets are nested: the 2-shot nodes stay in the 4-shot set.
-    assert trained[0] <= trained[1] | validation
+    assert trained[0] <= trained[1] | set().union(*validations)
     assert set(TEST_NODES) in others
 
 
