@@ -76,7 +76,8 @@ def test_compare_trains_pretrained_and_scratch_on_waveforms():
         num_classes=2,
     )
     accuracy = results[results.metric == "accuracy"]
-    assert sorted(accuracy.config) == ["frozen", "scratch"]
+    # Both configurations on waveforms, beside compare()'s baseline rows.
+    assert {"frozen", "scratch"} <= set(accuracy.config)
     assert accuracy.value.between(0, 1).all()
 
 
