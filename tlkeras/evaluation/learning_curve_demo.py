@@ -15,7 +15,7 @@ FINE_TUNE_CONFIG = {"fine_tune": dict(weights="imagenet", freeze=False)}
 # The demo's budget, small enough for about 6 minutes on 2 CPU cores: every run
 # takes the same optimizer steps at this batch size, the learning rate picked
 # on the validation split from this grid.
-DEMO_STEPS = 60
+DEMO_STEPS = 80
 DEMO_BATCH_SIZE = 16
 DEMO_GRID = {"learning_rate": (1e-3, 1e-2)}
 
