@@ -29,8 +29,8 @@ def _readers():
 
     from tlkeras.evaluation.config import load_yaml
     from tlkeras.saving import load_model
-    from tlkeras.weights.word_vectors import load_word_vectors
     from tlkeras.weights.torch_checkpoint import load_torch_checkpoint
+    from tlkeras.weights.word_vectors import load_word_vectors
 
     def checkpoint(path):
         state = load_torch_checkpoint(path)

@@ -42,7 +42,9 @@ FLOORS = {
     ),
     **dict.fromkeys(("domain", "pretrain", "text"), 3),
     **dict.fromkeys(("evaluation", "analysis", "ranking"), 4),
-    **dict.fromkeys(("builder", "recipes", "cli", "testing", "serving", "serving_tokenizers", "__init__"), 5),
+    **dict.fromkeys(
+        ("builder", "recipes", "cli", "testing", "serving", "serving_tokenizers", "__init__"), 5
+    ),
 }
 TOP_FLOOR = 5
 
