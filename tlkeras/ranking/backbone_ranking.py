@@ -11,6 +11,7 @@ from tlkeras.builder import get_backbone
 from tlkeras.errors import ConfigurationError
 from tlkeras.evaluation.splits import subset_indices
 from tlkeras.evaluation.versions import package_versions
+from tlkeras.inputs import examples
 from tlkeras.weights import source_heads
 
 DEFAULT_METHODS = ("logme", "leep", "nce", "hscore", "linear_probe")
@@ -280,12 +281,9 @@ def _build(candidate, build_kwargs):
 
 
 def _check_data(train_data):
-    if not isinstance(train_data, (tuple, list)) or len(train_data) != 2:
-        raise ConfigurationError(
-            f"train_data must be a pair (x, y). Received: {type(train_data).__name__}"
-        )
-    x, y = train_data
-    y = np.asarray(y)
+    # The (x, y) kinds fit() and compare() take: arrays, lists of texts, pandas
+    # columns, or a finite tf.data dataset, read into memory by one adapter.
+    x, y = examples(train_data, "train_data")
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise ConfigurationError(
             "rank_backbones needs integer class labels, one per example. Received: y of "
