@@ -92,3 +92,29 @@ def test_domain_adaptation_fit_on_pairs_does_not_trigger_it_either():
         warnings.simplefilter("always")
         tlkeras.domain.adapt(model, method="dann").fit(pairs, epochs=1, verbose=0)
     assert _shuffle_warnings(caught) == []
+
+
+def test_a_failed_download_prints_no_downloading_line(capsys):
+    # Keras announces "Downloading data from ..." before the connection fails;
+    # offline that line is noise. Port 9 (discard) on localhost refuses at once.
+    def keras_download():
+        import keras
+
+        return keras.utils.get_file(
+            "tlkeras_quiet_test.h5", "http://127.0.0.1:9/tlkeras_quiet_test.h5"
+        )
+
+    pretrained._download_failed.pop("quiet_download_net", None)
+    assert pretrained.try_download("quiet_download_net", keras_download) is None
+    assert "Downloading" not in capsys.readouterr().out
+    assert "quiet_download_net" in pretrained._download_failed
+
+
+def test_a_successful_download_still_shows_what_it_printed(capsys):
+    def download():
+        print("Downloading data from https://example.invalid/w.h5")
+        return "weights"
+
+    pretrained._download_failed.pop("quiet_success_net", None)
+    assert pretrained.try_download("quiet_success_net", download) == "weights"
+    assert "Downloading data from https://example.invalid/w.h5" in capsys.readouterr().out

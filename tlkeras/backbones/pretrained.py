@@ -11,8 +11,11 @@
 - for keras-hub backbones, a keras-hub preset name or a local preset directory.
 """
 
+import contextlib
+import io
 import logging
 import os
+import sys
 
 from tlkeras.errors import WeightsError
 
@@ -54,6 +57,8 @@ def _require_file(path):
 def try_download(key, download):
     """Runs `download()`; returns None instead of raising when offline.
 
+    What `download()` prints reaches stdout only once it has succeeded.
+
     A failure is remembered per process, so a machine without network pays the
     failed attempt once, not once per model built. It is logged at INFO level
     only: the offline source that follows is the expected route on such a
@@ -61,8 +66,13 @@ def try_download(key, download):
     """
     if key in _download_failed:
         return None
+    # Keras prints "Downloading data from URL" before it knows whether the
+    # network answers; offline that line announces a download that never
+    # happens. Hold what the attempt prints and show it only if it succeeded.
+    printed = io.StringIO()
     try:
-        return download()
+        with contextlib.redirect_stdout(printed):
+            result = download()
     except Exception as error:  # urllib/keras raise plain Exception subclasses
         _download_failed[key] = f"{type(error).__name__}: {str(error)[:200]}"
         logger.info(
@@ -71,6 +81,8 @@ def try_download(key, download):
             _download_failed[key],
         )
         return None
+    sys.stdout.write(printed.getvalue())
+    return result
 
 
 def no_offline_source(architecture):
