@@ -157,8 +157,10 @@ def test_precise_bn_sets_statistics_to_the_training_data_and_leaves_frozen_bn_al
     assert trained.momentum == 0.99  # restored
 
 
-def test_learning_rate_in_a_config_gives_each_run_a_fresh_adam(digits):
-    optimizers = []
+def test_learning_rate_in_a_config_gives_each_run_a_fresh_adam_state(digits):
+    # Runs share the traced step (see test_traced_steps_reuse.py), not the
+    # optimizer state: each fit starts at iteration 0, with zero moments.
+    optimizers, states = [], []
 
     def build_fn(**kwargs):
         model = tlkeras.build(**kwargs)
@@ -166,6 +168,13 @@ def test_learning_rate_in_a_config_gives_each_run_a_fresh_adam(digits):
 
         def fit(*args, **fit_kwargs):
             optimizers.append(model.optimizer)
+            moments = [v for v in model.optimizer.variables if "momentum" in v.path]
+            states.append(
+                (
+                    int(model.optimizer.iterations),
+                    max(float(np.abs(np.array(v)).max()) for v in moments) if moments else 0.0,
+                )
+            )
             return original_fit(*args, **fit_kwargs)
 
         model.fit = fit
@@ -184,5 +193,7 @@ def test_learning_rate_in_a_config_gives_each_run_a_fresh_adam(digits):
         baselines=None,
         build_fn=build_fn,
     )
-    assert len(optimizers) == 2 and optimizers[0] is not optimizers[1]
+    assert len(optimizers) == 2
+    assert states == [(0, 0.0), (0, 0.0)]
+    assert int(optimizers[0].iterations) > 0 or optimizers[0] is not optimizers[1]
     assert [float(o.learning_rate) for o in optimizers] == pytest.approx([3e-4, 3e-4])

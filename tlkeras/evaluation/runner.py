@@ -50,6 +50,8 @@ class Runner:
         self.verbose = verbose
         self.tune = tune
         self._models = {}
+        self._initial_weights = {}
+        self._compiled = {}  # id(model) -> the arguments of its last compile
 
     def run(self, name, config, train, validation, evaluation, seed):
         start = time.perf_counter()
@@ -109,7 +111,9 @@ class Runner:
         """A freshly seeded, compiled model, the fit() arguments and the step budget callback."""
         build_args, fit_args, compile_args = split_config(name, config)
         model = self._fresh_model(name, build_args, seed)
-        model.compile(**(compile_args or _fresh_compile_arguments(model)))
+        arguments = compile_args or _fresh_compile_arguments(model)
+        compile_for_run(model, arguments, self._compiled.get(id(model)))
+        self._compiled[id(model)] = arguments
         # Shuffling and dropout of this run start from the seed, whatever ran before.
         keras.utils.set_random_seed(int(seed))
         batch_size = self.budget["batch_size"]
@@ -143,29 +147,29 @@ class Runner:
         return model, fit_kwargs, budget
 
     def _fresh_model(self, name, build_args, seed):
-        """The configuration's model with its initial weights for this seed.
+        """The configuration's model holding its initial weights for this seed.
 
-        Built once per configuration and seed (building a pretrained network is
-        often the slowest part of a small run); every later run of that pair,
-        at any size or grid value, starts from a copy of the same initial weights,
-        which is what a fresh build with the same seed would give.
+        One model per configuration (and build arguments, which a grid may
+        vary), built once: building a pretrained network and tracing its
+        train step are the slowest parts of a small run, and `compile_for_run`
+        keeps the traced steps from run to run. Each seed's initial weights
+        are those a fresh build with that seed gives; every run of that seed,
+        at any size or grid value, starts from a copy of them.
         """
-        key = (name, int(seed))
-        if key not in self._models:
+        key = (name, repr(sorted(build_args.items())))
+        if (key, int(seed)) not in self._initial_weights:
             keras.utils.set_random_seed(int(seed))
             model = self._build({**self.build_kwargs, **build_args})
-            layers = list(model._flatten_layers(include_self=True, recursive=True))
-            self._models[key] = (
-                model,
-                [np.array(v) for v in model.get_weights()],
+            self._initial_weights[key, int(seed)] = [np.array(v) for v in model.get_weights()]
+            if key not in self._models:
+                layers = list(model._flatten_layers(include_self=True, recursive=True))
                 # A callback may unfreeze layers during a run (gradual unfreezing).
-                [(layer, layer.trainable) for layer in layers],
-            )
-        model, weights, trainable = self._models[key]
+                self._models[key] = (model, [(layer, layer.trainable) for layer in layers])
+        model, trainable = self._models[key]
         for layer, flag in trainable:
             if layer.trainable != flag:
                 layer.trainable = flag
-        model.set_weights(weights)
+        model.set_weights(self._initial_weights[key, int(seed)])
         return model
 
     def _num_batches(self, train, batch_size):
@@ -459,6 +463,72 @@ def _patience(setting, steps, validation):
             f"(a positive int). Received: early_stopping={setting!r}"
         )
     return setting
+
+
+def compile_for_run(model, arguments, previous=None):
+    """`model.compile(**arguments)` for a new run, keeping the traced steps where it can.
+
+    `compile()` drops the model's traced train, test and predict functions,
+    and tracing them again costs more than a short run's training. When the
+    model was last compiled with `previous`, the same arguments except the
+    optimizer's learning rate, the run instead gets the optimizer state a
+    fresh optimizer would have (the new one is built over the same variables
+    and its values copied over: zero moments, iteration 0, the new learning
+    rate), which trains exactly as a fresh `compile()` does.
+
+    Args:
+        model: a Keras model.
+        arguments: keyword arguments of `compile()`, with a new optimizer.
+        previous: the arguments of the model's last compile, or `None`.
+    """
+    if (
+        previous is not None
+        and model.compiled
+        and model.optimizer is not None
+        and model.optimizer.built
+        and _same_except_learning_rate(previous, arguments)
+        and _reset_optimizer(model.optimizer, arguments["optimizer"])
+    ):
+        return
+    model.compile(**arguments)
+
+
+def _same_except_learning_rate(previous, arguments):
+    if previous.keys() != arguments.keys():
+        return False
+    for key, value in arguments.items():
+        old = previous[key]
+        if key == "optimizer":
+            if not (
+                isinstance(value, keras.optimizers.Optimizer)
+                and type(value) is type(old)
+                and isinstance(value.get_config().get("learning_rate"), float)
+            ):
+                return False
+            old_config, new_config = old.get_config(), value.get_config()
+            for config in (old_config, new_config):
+                config.pop("learning_rate", None)
+                config.pop("name", None)
+            if old_config != new_config:
+                return False
+        elif value is not old and value != old:
+            return False
+    return True
+
+
+def _reset_optimizer(current, fresh):
+    """Gives `current` the state of `fresh` built over the same variables; False if it can't."""
+    variables = list(current._trainable_variables)
+    fresh.build(variables)
+    pairs = list(zip(current.variables, fresh.variables, strict=False))
+    if len(current.variables) != len(fresh.variables) or any(
+        tuple(a.shape) != tuple(b.shape) for a, b in pairs
+    ):
+        return False
+    # The learning rate is one of the variables: it is copied with the rest.
+    for old, new in pairs:
+        old.assign(new)
+    return True
 
 
 def _fresh_compile_arguments(model):
