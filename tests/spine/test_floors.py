@@ -37,6 +37,7 @@ FLOORS = {
             "feature_cache",
             "data_checks",
             "step_guard",
+            "batchnorm_statistics",
         ),
         2,
     ),

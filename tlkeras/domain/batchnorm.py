@@ -3,9 +3,9 @@
 import keras
 import numpy as np
 
+from tlkeras.batchnorm_statistics import recalibrate_batchnorm
+from tlkeras.batchnorm_statistics import trainable_batchnorm_layers
 from tlkeras.errors import ConfigurationError
-from tlkeras.evaluation.compare import recalibrate_batchnorm
-from tlkeras.evaluation.compare import trainable_batchnorm_layers
 
 
 def adapt_batchnorm(model, x_target, batch_size=256):

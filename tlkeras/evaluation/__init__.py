@@ -10,6 +10,7 @@ tlkeras.evaluation.Report(results).save("runs/lite0")
 ```
 """
 
+from tlkeras.batchnorm_statistics import recalibrate_batchnorm
 from tlkeras.evaluation import metrics
 from tlkeras.evaluation import plots
 from tlkeras.evaluation.cli_compare import cli_compare
@@ -17,7 +18,6 @@ from tlkeras.evaluation.compare import compare
 from tlkeras.evaluation.learning_curve_demo import learning_curve_demo
 from tlkeras.evaluation.report import Report
 from tlkeras.evaluation.runner import epochs_to_fraction_of_final
-from tlkeras.evaluation.runner import recalibrate_batchnorm
 from tlkeras.evaluation.splits import kfold_indices
 from tlkeras.evaluation.splits import subset_indices
 from tlkeras.evaluation.versions import package_versions

@@ -10,10 +10,8 @@ from tlkeras.evaluation import scoring
 from tlkeras.evaluation import training_sets
 from tlkeras.evaluation.runner import BUDGET_KEYS
 
-# Re-exported: tlkeras.domain.batchnorm and evaluation/config.py import these from here.
-from tlkeras.evaluation.runner import recalibrate_batchnorm  # noqa: F401
+# Re-exported: evaluation/config.py imports it from here.
 from tlkeras.evaluation.runner import split_config  # noqa: F401
-from tlkeras.evaluation.runner import trainable_batchnorm_layers  # noqa: F401
 from tlkeras.evaluation.versions import package_versions
 
 # Optimizer steps of every run unless told otherwise: enough for a linear head
