@@ -61,6 +61,20 @@ def raw_features(x, rows=None):
     return np.concatenate([a.reshape(rows, -1).astype("float32") for a in numeric], axis=1)
 
 
+def one_blas_thread():
+    """A context in which NumPy/SciPy's BLAS runs on one thread.
+
+    These linear models are small (hundreds of rows): OpenBLAS splits each
+    product over threads that mostly wait for each other, and with TensorFlow's
+    threads in the same process they wait long. A 400 x 784 logistic regression
+    took 7.9 s of CPU (21 s wall) on two threads and 0.13 s (0.6 s) on one, on
+    a busy 2-core machine (2026-12-02).
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def fit_linear(features, y, val_features, val_y, classification, seed):
     """The linear model chosen on the validation split, and its choice.
 
@@ -165,15 +179,16 @@ class BaselineRuns:
     def run(self, name, train_idx, val_idx, evaluation, fold, seed):
         start = time.perf_counter()
         train, val, test = self._features(name, train_idx, val_idx, evaluation, fold)
-        model, choice = fit_linear(
-            train,
-            _labels(self.y, train_idx),
-            None if val is None else val,
-            None if val is None else _labels(self.y, val_idx),
-            self.classification,
-            seed,
-        )
-        scores = predictions(model, test, self.num_classes, self.classification)
+        with one_blas_thread():
+            model, choice = fit_linear(
+                train,
+                _labels(self.y, train_idx),
+                None if val is None else val,
+                None if val is None else _labels(self.y, val_idx),
+                self.classification,
+                seed,
+            )
+            scores = predictions(model, test, self.num_classes, self.classification)
         return dict(
             predictions=scores,
             history={},
