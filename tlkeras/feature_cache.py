@@ -124,6 +124,96 @@ def fit_cached(
         )
     else:
         validation = None
+    return _fit_top(
+        model,
+        top,
+        train,
+        validation,
+        batch_size=batch_size,
+        epochs=epochs,
+        verbose=verbose,
+        callbacks=callbacks,
+        shuffle=shuffle,
+        class_weight=class_weight,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=steps_per_epoch,
+        validation_steps=validation_steps,
+        validation_batch_size=validation_batch_size,
+        validation_freq=validation_freq,
+        folder=folder,
+    )
+
+
+def fit_features(
+    model,
+    features,
+    y,
+    *,
+    batch_size=DEFAULT_BATCH_SIZE,
+    epochs=1,
+    verbose="auto",
+    callbacks=None,
+    validation_data=None,
+    shuffle=True,
+    class_weight=None,
+    sample_weight=None,
+):
+    """Trains `model`'s layers on top of its frozen extractor from features computed earlier.
+
+    The second half of `fit_cached`, for a caller that keeps features across
+    fits (`tlkeras.compare` computes each example's once for every learning
+    rate, size and seed). The features must be what `split_model(model)[0]`
+    outputs for those examples; callbacks see the full model.
+
+    Args:
+        model: a compiled `tlkeras.TransferModel` whose backbone is frozen.
+        features: the extractor's outputs for the training examples.
+        y: their targets.
+        validation_data: `(features, y)` of the validation examples, or
+            `None`. Defaults to `None`.
+        **fit arguments: as for `keras.Model.fit`.
+
+    Returns:
+        The `History` of the run.
+    """
+    _check_cacheable(model, callbacks)
+    validation = None
+    if validation_data is not None:
+        val_x, val_y, val_w = keras.utils.unpack_x_y_sample_weight(validation_data)
+        validation = _Cached(val_x, val_y, val_w, batch_size)
+    return _fit_top(
+        model,
+        split_model(model)[1],
+        _Cached(features, y, sample_weight, batch_size),
+        validation,
+        batch_size=batch_size,
+        epochs=epochs,
+        verbose=verbose,
+        callbacks=callbacks,
+        shuffle=shuffle,
+        class_weight=class_weight,
+    )
+
+
+def _fit_top(
+    model,
+    top,
+    train,
+    validation,
+    *,
+    batch_size,
+    epochs,
+    verbose,
+    callbacks,
+    shuffle,
+    class_weight,
+    initial_epoch=0,
+    steps_per_epoch=None,
+    validation_steps=None,
+    validation_batch_size=None,
+    validation_freq=1,
+    folder=None,
+):
     top.compile(**_compile_arguments(model, callbacks))
     steps = steps_per_epoch or train.num_batches(batch_size)
     callbacks = _callback_list(model, top, callbacks, verbose, epochs, steps)
@@ -582,3 +672,8 @@ def _bytes(array):
 
 def _is_dataset(x):
     return hasattr(x, "element_spec") or isinstance(x, keras.utils.PyDataset)
+
+
+def fingerprint(extractor):
+    """SHA-256 of an extractor's structure and weights: equal for two that compute the same features."""
+    return _Digest(extractor, "features").key

@@ -71,8 +71,15 @@ def test_every_config_gets_the_same_budget(digits):
         model.fit = fit
         return model
 
+    # Without the feature store, so that the frozen configuration's fit() is the one seen.
     results = run(
-        digits, fractions=(0.5,), epochs=3, early_stopping=1, build_fn=build_fn, num_classes=3
+        digits,
+        fractions=(0.5,),
+        epochs=3,
+        early_stopping=1,
+        build_fn=build_fn,
+        num_classes=3,
+        cache_features=False,
     )
     assert [c[0] for c in calls] == [None, "ones"]
     # same epochs, same early stopping, same training images for both

@@ -254,3 +254,24 @@ def test_a_fully_frozen_model_reloads_fully_frozen(tmp_path):
     loaded = keras.models.load_model(tmp_path / "frozen.keras")
     assert loaded.frozen_groups == list(range(len(loaded.layer_groups)))
     assert loaded.trainable_weights == []
+
+
+def test_feature_norm_l2_gives_the_head_unit_length_features_and_saves(tmp_path):
+    model = tlkeras.build(tiny_cnn(), num_classes=3, feature_norm="l2")
+    names = [layer.name for layer in model.layers]
+    assert names[-3:] == ["pool", "feature_norm", "head"]
+    x = data()[0]
+    # Images of very different brightness: the pooled norms differ, the head's inputs do not.
+    pooled = keras.Model(model.input, model.get_layer("pool").output).predict(x * 3, verbose=0)
+    normed = keras.Model(model.input, model.get_layer("feature_norm").output).predict(
+        x * 3, verbose=0
+    )
+    assert np.ptp(np.linalg.norm(pooled, axis=1)) > 1e-3
+    np.testing.assert_allclose(np.linalg.norm(normed, axis=1), 1.0, atol=1e-5)
+    path = tmp_path / "normed.keras"
+    model.save(path)
+    np.testing.assert_allclose(
+        keras.saving.load_model(path).predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6
+    )
+    with pytest.raises(ConfigurationError, match=r"Received: feature_norm='l1'"):
+        tlkeras.build(tiny_cnn(), num_classes=3, feature_norm="l1")

@@ -15,6 +15,8 @@ import time
 import numpy as np
 
 from tlkeras.errors import ConfigurationError
+from tlkeras.evaluation.feature_store import held_out_name
+from tlkeras.feature_cache import split_model
 
 LOGISTIC_REGRESSION = "logistic_regression"
 LINEAR_PROBE = "linear_probe"
@@ -178,7 +180,7 @@ class BaselineRuns:
 
     def run(self, name, train_idx, val_idx, evaluation, fold, seed):
         start = time.perf_counter()
-        train, val, test = self._features(name, train_idx, val_idx, evaluation, fold)
+        train, val, test = self._features(name, train_idx, val_idx, evaluation, fold, seed)
         with one_blas_thread():
             model, choice = fit_linear(
                 train,
@@ -205,7 +207,7 @@ class BaselineRuns:
             wall_time=time.perf_counter() - start,
         )
 
-    def _features(self, name, train_idx, val_idx, evaluation, fold):
+    def _features(self, name, train_idx, val_idx, evaluation, fold, seed):
         """`(train, validation or None, held-out)` feature rows of this baseline."""
         if self.transductive:
             # Scores for every node; compare() keeps those at the held-out rows.
@@ -216,44 +218,36 @@ class BaselineRuns:
         if name == self.raw:
             test = raw_features(evaluation[0])
         else:
-            key = (name, "test", fold)
-            if key not in self.features:
-                self.features[key] = self._extract(name, evaluation)
-            test = self.features[key]
+            held_out = held_out_name(seed, fold)
+            test = _flat(
+                self.run_config.store.held_out(self._extractor(name), held_out, evaluation)
+            )
         return self._rows(name, train_idx), val, test
 
     def _rows(self, name, indices):
-        """Features of training-pool examples; a backbone's are computed once per example."""
+        """Features of training-pool examples; a backbone's are computed once per example,
+        in the comparison's feature store (shared with its frozen configurations)."""
         if name == self.raw:
             source = self.x if self.transductive else self.select(indices)[0]
             rows = raw_features(source, self.rows)
             return rows[indices] if self.transductive else rows
-        cache = self.features.setdefault(name, {})
         if self.transductive:
+            cache = self.features.setdefault(name, {})
             if "all" not in cache:
-                cache["all"] = self._extract(name, self.select(indices))
+                data = self.select(indices)
+                cache["all"] = _flat(
+                    self._extractor(name).predict(**self.run_config.feed(*data), verbose=0)
+                )
             return cache["all"][indices]
-        missing = np.asarray([i for i in indices if int(i) not in cache], dtype="int64")
-        if missing.size:
-            for index, row in zip(missing, self._extract(name, self.select(missing)), strict=True):
-                cache[int(index)] = row
-        return np.stack([cache[int(i)] for i in indices])
+        return _flat(self.run_config.store.rows(self._extractor(name), indices))
 
-    def _extract(self, name, data):
-        """Pooled features of the frozen pretrained backbone behind probe `name`."""
-        from tlkeras.feature_cache import split_model
-
+    def _extractor(self, name):
+        """The frozen pretrained backbone behind probe `name`, pooled."""
         probe = self.probes[name]
         if "extractor" not in probe:
             model = self.run_config._build({**self.run_config.build_kwargs, **probe["build"]})
             probe["extractor"] = split_model(model)[0]
-        inputs = self.run_config._inputs(
-            *data, training=False, seed=0, batch_size=self.run_config.budget["batch_size"]
-        )
-        for key in ("y", "sample_weight", "shuffle"):
-            inputs.pop(key, None)
-        features = np.asarray(probe["extractor"].predict(**inputs, verbose=0))
-        return features.reshape(len(features), -1)
+        return probe["extractor"]
 
 
 def _pretrained(configs, build_kwargs):
@@ -275,6 +269,11 @@ def _pretrained(configs, build_kwargs):
         label = LINEAR_PROBE if len(found) == 1 else f"{LINEAR_PROBE}[{name}]"
         probes[label] = dict(build=build)
     return probes
+
+
+def _flat(features):
+    features = np.asarray(features)
+    return features.reshape(len(features), -1)
 
 
 def _labels(y, indices):

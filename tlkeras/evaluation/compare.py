@@ -4,6 +4,7 @@ import numpy as np
 
 from tlkeras.errors import ConfigurationError
 from tlkeras.evaluation import baselines as baselines_lib
+from tlkeras.evaluation import feature_store
 from tlkeras.evaluation import metrics as metrics_lib
 from tlkeras.evaluation import runner as runners
 from tlkeras.evaluation import scoring
@@ -131,9 +132,10 @@ def compare(
         reference: the row the report's paired differences are taken to.
             Defaults to `None` (the raw-input baseline, else the first
             configuration).
-        cache_features: train frozen configurations from their backbone's
-            features computed once per fit (`tlkeras.feature_cache`).
-            Defaults to `True`.
+        cache_features: train and score frozen configurations from their
+            backbone's features, computed once per example for the whole
+            comparison (every grid value, size and seed, and the linear
+            probe share them; `evaluation.feature_store`). Defaults to `True`.
         verbose: `1`: a `run k/N` line per run with the elapsed time and an
             estimate of what is left; `2`: Keras' epoch lines too. Defaults to `0`.
         **build_kwargs: `tlkeras.build` arguments shared by every
@@ -201,6 +203,8 @@ def compare(
         budget.update(tune=_jsonable(tune), max_trials=_check_max_trials(max_trials))
     run_config = runners.Runner(build_fn, build_kwargs, budget, dataset_fn, verbose, tune)
     select = training_sets.selector(x_train, y_train, transductive)
+    if not transductive:
+        run_config.store = feature_store.FeatureStore(select, run_config.feed)
     extra = baselines_lib.BaselineRuns(
         baselines_lib.check_baselines(baselines),
         configs,
@@ -234,9 +238,11 @@ def compare(
                 )
                 for name in names:
                     if name in configs:
+                        held_out = feature_store.held_out_name(seed, fold)
                         outcome = run_config.run(
-                            name, configs[name], train, validation, evaluation, seed
-                        )
+                            name, configs[name], train, validation, evaluation, seed,
+                            ids=None if transductive else (train_idx, val_idx, held_out),
+                        )  # fmt: skip
                     else:
                         outcome = extra.run(name, train_idx, val_idx, evaluation, fold, seed)
                     values = metrics_lib.evaluate_predictions(

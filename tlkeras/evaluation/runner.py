@@ -10,6 +10,8 @@ import numpy as np
 from tlkeras.batchnorm_statistics import recalibrate_batchnorm
 from tlkeras.errors import ConfigurationError
 from tlkeras.feature_cache import cache_problem
+from tlkeras.feature_cache import fit_features
+from tlkeras.feature_cache import split_model
 
 # Keys of a configuration that go to fit() instead of tlkeras.build().
 FIT_KEYS = ("class_weight", "callbacks", "shuffle")
@@ -41,6 +43,11 @@ class Runner:
     within an epoch so that every run is validated about `EVALUATIONS` times,
     at the same steps whatever its size. With `budget["epochs"]` it runs that
     many passes over its subset, as Keras does.
+
+    A frozen configuration whose run names its examples (`ids`) trains from
+    `store`'s features (`evaluation.feature_store.FeatureStore`), computed once
+    per example for every grid value, size and seed, and is scored from the
+    held-out set's, computed once too.
     """
 
     def __init__(self, build_fn, build_kwargs, budget, dataset_fn, verbose, tune=None):
@@ -50,29 +57,45 @@ class Runner:
         self.dataset_fn = dataset_fn
         self.verbose = verbose
         self.tune = tune
+        self.store = None
         self._models = {}
         self._initial_weights = {}
         self._compiled = {}  # id(model) -> the arguments of its last compile
+        self._splits = {}
 
-    def run(self, name, config, train, validation, evaluation, seed):
+    def run(self, name, config, train, validation, evaluation, seed, ids=None):
+        """Trains `config` once per grid value, keeps the best on validation, predicts.
+
+        Args:
+            ids: `(train indices, validation indices, held-out name)`, which
+                lets a frozen configuration use the feature store; `None`
+                computes features per fit. Defaults to `None`.
+        """
         start = time.perf_counter()
         trials, chosen_on = grid_trials(self.tune, self.budget.get("max_trials"), seed, validation)
         best = None
         for values in trials:
-            model, trained = self._train(name, {**config, **values}, train, validation, seed)
+            model, trained = self._train(name, {**config, **values}, train, validation, seed, ids)
             if best is None or trained["val_loss"] < best[1]["val_loss"]:
                 best = (model, trained, values)
         model, trained, values = best
         batch_size = self.budget["batch_size"]
+        stored = trained["stored"]
         if self.budget["precise_bn"]:
             recalibrate_batchnorm(
-                model, self._inputs(*train, training=False, seed=seed, batch_size=batch_size)
+                *(
+                    (stored[1], dict(x=stored[2].rows(stored[0], ids[0]), batch_size=batch_size))
+                    if stored
+                    else (model, self.feed(*train, seed=seed))
+                )
             )
         wall_time = time.perf_counter() - start
-        eval_inputs = self._inputs(*evaluation, training=False, seed=seed, batch_size=batch_size)
-        for key in ("y", "sample_weight", "shuffle"):
-            eval_inputs.pop(key, None)
-        predictions = model.predict(**eval_inputs, verbose=0)
+        if stored:
+            extractor, top, store = stored
+            features = store.held_out(extractor, ids[2], evaluation)
+            predictions = top.predict(features, batch_size=batch_size, verbose=0)
+        else:
+            predictions = model.predict(**self.feed(*evaluation, seed=seed), verbose=0)
         curves = trained["curves"]
         tuned = {}
         if self.tune:
@@ -90,10 +113,27 @@ class Runner:
             wall_time=wall_time,
         )
 
-    def _train(self, name, config, train, validation, seed):
+    def feed(self, x, y, sample_weight=None, *, seed=0):
+        """`predict()` keyword arguments for these examples (no targets, no shuffling)."""
+        inputs = self._inputs(
+            x, y, sample_weight, training=False, seed=seed, batch_size=self.budget["batch_size"]
+        )
+        for key in ("y", "sample_weight", "shuffle"):
+            inputs.pop(key, None)
+        return inputs
+
+    def _train(self, name, config, train, validation, seed, ids=None):
         """A freshly seeded model trained under the budget, and what its training recorded."""
         model, fit_kwargs, budget = self._prepare(name, config, train, validation, seed)
-        fit_history = model.fit(**fit_kwargs, verbose=2 if self.verbose > 1 else 0)
+        stored = self._stored(name, model, fit_kwargs, seed, ids)
+        verbose = 2 if self.verbose > 1 else 0
+        if stored:
+            fit_history = fit_features(
+                model, **self._feature_arguments(stored, fit_kwargs, train, validation, ids),
+                verbose=verbose,
+            )  # fmt: skip
+        else:
+            fit_history = model.fit(**fit_kwargs, verbose=verbose)
         curves = {k: list(v) for k, v in fit_history.history.items() if k != "learning_rate"}
         if budget is not None:
             curves["step"] = list(budget.step_at_epoch_end)
@@ -103,6 +143,7 @@ class Runner:
         val_loss = curves.get("val_loss")
         return model, dict(
             curves=curves,
+            stored=stored,
             steps_run=curves["step"][-1] if curves["step"] else 0,
             # With no validation split there is nothing to choose on: the one trial wins.
             val_loss=float(np.nanmin(val_loss)) if val_loss else np.inf,
@@ -146,6 +187,35 @@ class Runner:
         if self.budget.get("cache_features") and _cacheable(model, callbacks):
             fit_kwargs["cache_features"] = True
         return model, fit_kwargs, budget
+
+    def _stored(self, name, model, fit_kwargs, seed, ids):
+        """`(extractor, top, store)` when this fit can train from stored features, else `None`."""
+        if not (fit_kwargs.get("cache_features") and ids is not None and self.store):
+            return None
+        key = (name, int(seed))
+        if key not in self._splits:
+            extractor, top = split_model(model)
+            # One feature tensor per example (a multi-output extractor trains per fit).
+            self._splits[key] = (extractor, top) if len(extractor.outputs) == 1 else None
+        parts = self._splits[key]
+        return None if parts is None else (*parts, self.store)
+
+    def _feature_arguments(self, stored, fit_kwargs, train, validation, ids):
+        """fit_features() arguments: stored features in place of the examples."""
+        extractor, _, store = stored
+        dropped = ("x", "y", "shuffle", "cache_features")
+        arguments = {k: v for k, v in fit_kwargs.items() if k not in dropped}
+        steps = self.budget.get("steps")
+        passes = self._passes_per_epoch(train, self.budget["batch_size"], steps) if steps else 1
+        order = np.tile(np.arange(len(ids[0])), passes)
+        arguments.update(
+            features=store.rows(extractor, ids[0])[order],
+            y=np.asarray(train[1])[order],
+            batch_size=self.budget["batch_size"],
+        )
+        if validation is not None:
+            arguments["validation_data"] = (store.rows(extractor, ids[1]), validation[1])
+        return arguments
 
     def _fresh_model(self, name, build_args, seed):
         """The configuration's model holding its initial weights for this seed.
