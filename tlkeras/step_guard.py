@@ -149,26 +149,19 @@ class GuardedTrainStep:
         return STEPS[keras.backend.backend()](self, *args)
 
     def _finite(self, loss, gradients):
-        """True when the loss and (unless loss scaling skips them itself) the gradients are finite.
-
-        One scalar decides: `x * 0` is 0 for a finite `x` and NaN for a NaN
-        or an Inf, and NaN survives a sum, so the sum of every `sum(g * 0)`
-        is finite exactly when every value is. A float sum vectorizes where
-        a boolean `all(isfinite(g))` does not (about half the time on a
-        CPU), and unlike a global norm it cannot overflow.
-        """
-        values = [loss]
-        # A loss-scaled optimizer overflows now and then by design and skips
-        # those steps itself; only the (unscaled) loss tells bad data apart.
-        if not isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
-            for gradient in gradients:
-                if gradient is not None:
-                    # A TensorFlow IndexedSlices (embedding rows): its rows only.
-                    sliced = type(gradient).__name__ == "IndexedSlices"
-                    values.append(gradient.values if sliced else gradient)
+        """True when the loss and (unless loss scaling skips them itself) the gradients are finite."""
         with keras.name_scope("non_finite_check"):  # named for profiles
-            zeros = [ops.cast(ops.sum(value * 0), "float32") for value in values]
-            return ops.isfinite(ops.sum(ops.stack(zeros)))
+            checks = [ops.all(ops.isfinite(loss))]
+            # A loss-scaled optimizer overflows now and then by design and skips
+            # those steps itself; only the (unscaled) loss tells bad data apart.
+            if not isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+                for gradient in gradients:
+                    if gradient is not None:
+                        # A TensorFlow IndexedSlices (embedding rows): its rows only.
+                        sliced = type(gradient).__name__ == "IndexedSlices"
+                        values = gradient.values if sliced else gradient
+                        checks.append(ops.all(ops.isfinite(values)))
+            return ops.all(ops.stack(checks))
 
     def _state_variables(self):
         """Non-trainable variables a forward pass may change (not frozen weights)."""
@@ -218,8 +211,9 @@ def _apply_or_restore(optimizer, apply, gradients, variables, state, before):
 
     On one device the update runs first and is undone after a bad step: an
     update that waited for the verdict (which needs every gradient) could
-    not overlap the backward pass, and on a CPU that wait cost the whole
-    optimizer's time, ~8% of a DANN step (bench/README.md). The values kept
+    not overlap the backward pass, and on a CPU that wait added the
+    optimizer's time to each step (4-5% of a DANN step, in a profile: see
+    bench/README.md). The values kept
     for the undo are reads taken before the update; TensorFlow's
     copy-on-write keeps them while the update writes new buffers, so a step
     briefly holds a second copy of the weights and optimizer slots.
