@@ -7,10 +7,11 @@ the inputs can leave the loss finite (ReLU maps NaN to 0 on TensorFlow) while
 the gradients, and then the weights, turn NaN.
 
 `GuardedTrainStep` checks the loss and every gradient inside the compiled
-step. A step with a NaN/Inf in either applies no update and restores the
-state its forward pass changed (BatchNorm statistics, seed generators); from
-then on every step of the epoch is skipped the same way, so the weights stay
-those from before the bad batch. The step index is kept in two variables on
+step. A step with a NaN/Inf in either leaves the model as it was: its update
+is not applied (on one TensorFlow device: applied, then undone) and the state
+its forward pass changed (BatchNorm statistics, seed generators) is restored;
+from then on every step of the epoch is skipped the same way, so the weights
+stay those from before the bad batch. The step index is kept in two variables on
 the device; `NonFiniteLossGuard` reads them once per epoch and raises.
 """
 
