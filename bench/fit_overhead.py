@@ -24,14 +24,14 @@ round is kept, and the table prints the median over rounds, the spread
     # GPU: EfficientNet-B0, 224 px, batch 128, bf16 + XLA (JAX is fine):
     KERAS_BACKEND=jax python bench/fit_overhead.py --backbone efficientnet --size 224 \
         --batch-size 128 --examples 2560 --precision mixed_bfloat16 --jit --rounds 5
-    # Profile one case's step (cProfile of the Python side, sorted by own time):
-    python bench/fit_overhead.py --cases full --profile
+    # Where the time goes, per step, from a TensorFlow profiler trace:
+    python bench/fit_overhead.py --cases dann --profile /tmp/fit_trace
 """
 
 import argparse
-import cProfile
+import collections
+import glob
 import os
-import pstats
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -42,7 +42,6 @@ from keras import ops  # noqa: E402
 
 import tlkeras  # noqa: E402
 from tlkeras.domain import DomainAdaptationModel  # noqa: E402
-from tlkeras.layers import GradientReversal  # noqa: E402
 
 NUM_CLASSES = 10
 BOTTLENECK = 64
@@ -53,17 +52,22 @@ TRUNKS = {
 
 
 class EpochTimes(keras.callbacks.Callback):
-    """Wall time of each epoch; epoch hooks only, so Keras keeps its async dispatch."""
+    """Wall and process CPU time of each epoch; epoch hooks only (Keras keeps its async dispatch).
+
+    CPU time (all threads) counts the work done, which other jobs on a shared
+    machine disturb far less than the wall time.
+    """
 
     def __init__(self):
         super().__init__()
-        self.times = []
+        self.times, self.cpu_times = [], []
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
+        self.start = (time.perf_counter(), time.process_time())
 
     def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self.start)
+        self.times.append(time.perf_counter() - self.start[0])
+        self.cpu_times.append(time.process_time() - self.start[1])
 
 
 # === tlkeras ===
@@ -111,13 +115,38 @@ def keras_classifier(args, case):
     return model
 
 
+class Reversal(keras.layers.Layer):
+    """Gradient reversal as a Keras user writes it: identity forward, -λ × gradient back.
+
+    λ is a variable, read every step, so that a schedule can move it (as DANN's does).
+    """
+
+    def __init__(self, factor, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = self.add_weight(
+            shape=(), initializer=keras.initializers.Constant(factor), trainable=False
+        )
+
+    def call(self, x):
+        scale = -ops.cast(self.factor, x.dtype)
+
+        @ops.custom_gradient
+        def reverse(x):
+            def grad(*args, upstream=None):
+                return (args[0] if upstream is None else upstream) * scale  # TF: positional
+
+            return ops.copy(x), grad
+
+        return reverse(x)
+
+
 class HandDANN(keras.Model):
     """DANN as a Keras user writes it: one forward pass over source + target, two losses."""
 
     def __init__(self, task, features, **kwargs):
         super().__init__(**kwargs)
         self.joint = keras.Model(task.input, [task.output, features])
-        self.reversal = GradientReversal(0.1)
+        self.reversal = Reversal(0.1)
         self.discriminator = keras.Sequential(
             [keras.layers.Dense(64, activation="relu"), keras.layers.Dense(64, activation="relu")]
             + [keras.layers.Dense(1, dtype="float32")]
@@ -190,18 +219,70 @@ def fit_times(model, x, y, args):
         x, y, epochs=args.epochs, batch_size=args.batch_size, shuffle=False, verbose=0,
         callbacks=[timer], **options,
     )  # fmt: skip
-    return timer.times[1:]  # the first epoch traces and compiles
+    return timer.times[1:], timer.cpu_times[1:]  # the first epoch traces and compiles
+
+
+PARTS = ("forward", "backward", "optimizer", "guard check", "guard keep", "other")
+
+
+def op_part(node, optimizer):
+    """Which part of a train step a TensorFlow node belongs to, by its name scope."""
+    if "non_finite_check" in node:
+        return "guard check"
+    if "step_guard_keep" in node:
+        return "guard keep"
+    if "gradient_tape" in node:
+        return "backward"
+    if f"/{optimizer}/" in node:
+        return "optimizer"
+    return "forward" if "StatefulPartitionedCall/" in node else "other"
+
+
+def trace_steps(model, x, y, args, folder):
+    """Per-step numbers (ms) of one traced fit: wall span, op time per part, tail after backward."""
+    import tensorflow as tf
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    tf.profiler.experimental.start(folder)
+    fit_times(model, x, y, args)
+    tf.profiler.experimental.stop()
+    space = xplane_pb2.XSpace()
+    with open(sorted(glob.glob(f"{folder}/**/*.xplane.pb", recursive=True))[-1], "rb") as f:
+        space.ParseFromString(f.read())
+    plane = next(p for p in space.planes if p.name == "/host:CPU")
+    steps, ops = [], []
+    for line in plane.lines:
+        for event in line.events:
+            start = (line.timestamp_ns * 1000 + event.offset_ps) / 1e9  # ms
+            name = plane.event_metadata[event.metadata_id].name
+            if name == "multi_step_on_iterator":
+                steps.append((start, start + event.duration_ps / 1e9))
+            elif line.name.startswith("tf_Compute") and ":" in name and "::" not in name:
+                ops.append((start, start + event.duration_ps / 1e9, name.rsplit(":", 1)[0]))
+    rows = []
+    for begin, end in steps:
+        parts, backward_end, last_end = collections.Counter(), begin, begin
+        for start, stop, node in ops:
+            if begin <= start <= end:
+                part = op_part(node, model.optimizer.name)
+                parts[part] += stop - start
+                last_end = max(last_end, stop)
+                if part == "backward":
+                    backward_end = max(backward_end, stop)
+        rows.append({"step": end - begin, "after backward": last_end - backward_end, **parts})
+    return rows
 
 
 def profile(models, x, y, args):
+    print(f"| model | step wall | {' | '.join(PARTS)} | ops after the last backward op |")
+    print("|---|---|" + "---|" * len(PARTS) + "---|")
     for name, model in models.items():
-        fit_times(model, x, y, args)  # trace first
-        profiler = cProfile.Profile()
-        profiler.enable()
-        fit_times(model, x, y, args)
-        profiler.disable()
-        print(f"--- {name}: cProfile of {args.epochs} epochs, by own time")
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
+        fit_times(model, x, y, args)  # trace and compile first
+        rows = trace_steps(model, x, y, args, os.path.join(args.profile, name))
+        median = {k: np.median([r.get(k, 0.0) for r in rows]) for k in ("step", *PARTS)}
+        tail = np.median([r["after backward"] for r in rows])
+        cells = " | ".join(f"{median[part]:.1f}" for part in PARTS)
+        print(f"| {name} | {median['step']:.1f} | {cells} | {tail:.1f} |")
 
 
 def main():
@@ -217,7 +298,12 @@ def main():
     parser.add_argument(
         "--jit", action="store_const", const=True, default="auto", help="jit_compile=True (XLA)"
     )
-    parser.add_argument("--profile", action="store_true", help="cProfile each model once")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="TensorFlow only: trace one fit of each model into DIR and print where each step's "
+        "time goes (median ms per step; op times are summed over threads)",
+    )
     parser.add_argument(
         "--no-guard", action="store_true", help="tlkeras without its NaN guard (check_data=False)"
     )
@@ -228,26 +314,41 @@ def main():
         f"{args.batch_size}, {steps} steps x {args.epochs - 1} warm epochs x {args.rounds} "
         f"rounds, {args.precision}, jit_compile={args.jit}, NaN guard {not args.no_guard}"
     )
-    print("| case | tlkeras ms/step (spread) | hand-written ms/step (spread) | ratio (per round) |")
-    print("|---|---|---|---|")
+    if not args.profile:
+        print(
+            "| case | load average | tlkeras ms/step (spread) | hand-written ms/step (spread) "
+            "| ratio (per round) | CPU-time ratio |"
+        )
+        print("|---|---|---|---|---|---|")
     for case in args.cases:
         x, y = data(args, case)
         models = make_pair(args, case)
         if args.profile:
             profile(models, x, y, args)
             continue
-        rounds = {name: [] for name in models}
-        for _ in range(args.rounds):
-            for name, model in models.items():
-                rounds[name].append(1000 * np.median(fit_times(model, x, y, args)) / steps)
-        median = {name: float(np.median(values)) for name, values in rounds.items()}
-        per_round = [t / k for t, k in zip(rounds["tlkeras"], rounds["keras"], strict=True)]
-        cells = {
-            name: f"{median[name]:.1f} ({min(v):.1f}-{max(v):.1f})" for name, v in rounds.items()
-        }
-        ratio = median["tlkeras"] / median["keras"]
-        spread = ", ".join(f"{r:.3f}" for r in per_round)
-        print(f"| {case} | {cells['tlkeras']} | {cells['keras']} | **{ratio:.3f}** ({spread}) |")
+        print(compare(models, x, y, args, case, steps), flush=True)
+
+
+def compare(models, x, y, args, case, steps):
+    """One table row: interleaved rounds (order flipped every round), medians, ratios."""
+    wall, cpu = {name: [] for name in models}, {name: [] for name in models}
+    load = [os.getloadavg()[0]]
+    for index in range(args.rounds):
+        for name in sorted(models, reverse=bool(index % 2)):
+            times, cpu_times = fit_times(models[name], x, y, args)
+            wall[name].append(1000 * np.median(times) / steps)
+            cpu[name].append(1000 * np.median(cpu_times) / steps)
+        load.append(os.getloadavg()[0])
+    median = {name: float(np.median(values)) for name, values in wall.items()}
+    cells = {name: f"{median[name]:.1f} ({min(v):.1f}-{max(v):.1f})" for name, v in wall.items()}
+    per_round = [t / k for t, k in zip(wall["tlkeras"], wall["keras"], strict=True)]
+    spread = ", ".join(f"{r:.2f}" for r in per_round)
+    ratio = median["tlkeras"] / median["keras"]
+    cpu_ratio = np.median(cpu["tlkeras"]) / np.median(cpu["keras"])
+    return (
+        f"| {case} | {min(load):.1f}-{max(load):.1f} | {cells['tlkeras']} | {cells['keras']} "
+        f"| **{ratio:.3f}** ({spread}) | {cpu_ratio:.3f} |"
+    )
 
 
 if __name__ == "__main__":

@@ -7,10 +7,11 @@ the inputs can leave the loss finite (ReLU maps NaN to 0 on TensorFlow) while
 the gradients, and then the weights, turn NaN.
 
 `GuardedTrainStep` checks the loss and every gradient inside the compiled
-step. A step with a NaN/Inf in either applies no update and restores the
-state its forward pass changed (BatchNorm statistics, seed generators); from
-then on every step of the epoch is skipped the same way, so the weights stay
-those from before the bad batch. The step index is kept in two variables on
+step. A step with a NaN/Inf in either leaves the model as it was: its update
+is not applied (on one TensorFlow device: applied, then undone) and the state
+its forward pass changed (BatchNorm statistics, seed generators) is restored;
+from then on every step of the epoch is skipped the same way, so the weights
+stay those from before the bad batch. The step index is kept in two variables on
 the device; `NonFiniteLossGuard` reads them once per epoch and raises.
 """
 
@@ -150,17 +151,18 @@ class GuardedTrainStep:
 
     def _finite(self, loss, gradients):
         """True when the loss and (unless loss scaling skips them itself) the gradients are finite."""
-        checks = [ops.all(ops.isfinite(loss))]
-        # A loss-scaled optimizer overflows now and then by design and skips
-        # those steps itself; only the (unscaled) loss tells bad data apart.
-        if not isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
-            for gradient in gradients:
-                if gradient is not None:
-                    # A TensorFlow IndexedSlices (embedding rows): its rows only.
-                    sliced = type(gradient).__name__ == "IndexedSlices"
-                    values = gradient.values if sliced else gradient
-                    checks.append(ops.all(ops.isfinite(values)))
-        return ops.all(ops.stack(checks))
+        with keras.name_scope("non_finite_check"):  # named for profiles
+            checks = [ops.all(ops.isfinite(loss))]
+            # A loss-scaled optimizer overflows now and then by design and skips
+            # those steps itself; only the (unscaled) loss tells bad data apart.
+            if not isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+                for gradient in gradients:
+                    if gradient is not None:
+                        # A TensorFlow IndexedSlices (embedding rows): its rows only.
+                        sliced = type(gradient).__name__ == "IndexedSlices"
+                        values = gradient.values if sliced else gradient
+                        checks.append(ops.all(ops.isfinite(values)))
+            return ops.all(ops.stack(checks))
 
     def _state_variables(self):
         """Non-trainable variables a forward pass may change (not frozen weights)."""
@@ -206,9 +208,43 @@ def _tensorflow_step(model, data):
 
 
 def _apply_or_restore(optimizer, apply, gradients, variables, state, before):
-    """Applies `gradients` if `apply`, else puts `before` back into `state`.
+    """Applies `gradients` if `apply`, else leaves every variable the step changed as before.
 
-    Also across tf.distribute replicas.
+    On one device the update runs first and is undone after a bad step: an
+    update that waited for the verdict (which needs every gradient) could
+    not overlap the backward pass, and on a CPU that wait added the
+    optimizer's time to each step (4-5% of a DANN step, in a profile: see
+    bench/README.md). The values kept
+    for the undo are reads taken before the update; TensorFlow's
+    copy-on-write keeps them while the update writes new buffers, so a step
+    briefly holds a second copy of the weights and optimizer slots.
+    """
+    import tensorflow as tf
+
+    if tf.distribute.has_strategy():
+        _apply_or_restore_across_replicas(optimizer, apply, gradients, variables, state, before)
+        return
+    if not optimizer.built:
+        optimizer.build(variables)
+    changed = list(variables) + list(optimizer.variables)
+    with tf.name_scope("step_guard_keep"):  # named for profiles
+        kept = [tf.identity(v.value) for v in changed]
+    optimizer.apply(gradients, variables)
+
+    def undo():
+        for variable, old in zip(state + changed, list(before) + kept, strict=True):
+            variable.assign(old)
+        return ops.convert_to_tensor(False)
+
+    tf.cond(apply, lambda: ops.convert_to_tensor(True), undo)
+
+
+def _apply_or_restore_across_replicas(optimizer, apply, gradients, variables, state, before):
+    """`_apply_or_restore` under a tf.distribute strategy: the update waits for the verdict.
+
+    A cond in a replica context may not hold the optimizer's cross-replica
+    reduction (a merge_call): the update is chosen in the cross-replica
+    context, then each replica applies it, as Keras's LossScaleOptimizer does.
     """
     import tensorflow as tf
 
@@ -216,21 +252,6 @@ def _apply_or_restore(optimizer, apply, gradients, variables, state, before):
         for variable, old in zip(state, values, strict=True):
             variable.assign(old)
 
-    def update():
-        optimizer.apply(gradients, variables)
-        return ops.convert_to_tensor(True)
-
-    def undo():
-        restore(before)
-        return ops.convert_to_tensor(False)
-
-    if not tf.distribute.has_strategy():
-        tf.cond(apply, update, undo)
-        return
-
-    # Under a strategy, a cond in a replica context may not hold the
-    # optimizer's cross-replica reduction (a merge_call): the update is
-    # chosen in the cross-replica context, then each replica applies it.
     def cross_replica(strategy, apply, gradients, before):
         verdict = strategy.experimental_local_results(apply)[0]
 

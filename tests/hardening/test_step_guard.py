@@ -39,6 +39,18 @@ def _kernel(model):
     return keras.ops.convert_to_numpy(model.get_layer("mlp").get_layer("first").kernel)
 
 
+def _assert_same_state(model, reference):
+    """Weights and optimizer state (step count, moments) equal, and finite."""
+    pairs = list(zip(model.get_weights(), reference.get_weights(), strict=True))
+    pairs += [
+        (keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+        for a, b in zip(model.optimizer.variables, reference.optimizer.variables, strict=True)
+    ]
+    for ours, theirs in pairs:
+        assert np.isfinite(ours).all()
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+
+
 @pytest.mark.tensorflow_only("the issue's tf.data pipeline")
 def test_a_nan_batch_raises_naming_it_and_leaves_the_weights_from_before_it():
     x, y = _data(bad_batch=BAD_BATCH)
@@ -50,9 +62,7 @@ def test_a_nan_batch_raises_naming_it_and_leaves_the_weights_from_before_it():
     reference.fit(
         _dataset(x[: BAD_BATCH * BATCH], y[: BAD_BATCH * BATCH]), epochs=1, verbose=0, shuffle=False
     )
-    assert np.isfinite(_kernel(model)).all()
-    for ours, theirs in zip(model.get_weights(), reference.get_weights(), strict=True):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+    _assert_same_state(model, reference)
 
 
 class _Batches(keras.utils.PyDataset):
@@ -90,9 +100,7 @@ def test_the_bad_step_is_skipped_inside_steps_per_execution_with_batchnorm():
     reference.fit(
         _Batches(x[: BAD_BATCH * BATCH], y[: BAD_BATCH * BATCH]), epochs=1, verbose=0, shuffle=False
     )
-    for ours, theirs in zip(model.get_weights(), reference.get_weights(), strict=True):
-        assert np.isfinite(ours).all()
-        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+    _assert_same_state(model, reference)
     # The record starts clean again: the model trains on good data.
     history = model.fit(_Batches(*_data(seed=1)), epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
@@ -122,12 +130,15 @@ def test_train_on_batch_refuses_a_nan_batch_and_keeps_the_weights():
     x, y = _data()
     model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
     before = model.get_weights()
+    optimizer_before = [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
     bad = x[:BATCH].copy()
     bad[3, 2] = np.nan
     with pytest.raises(DataError, match=r"train_on_batch"):
         model.train_on_batch(bad, y[:BATCH])
     for a, b in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+    for a, b in zip(optimizer_before, model.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(a, keras.ops.convert_to_numpy(b))
     model.train_on_batch(x[:BATCH], y[:BATCH])  # and trains again on a good one
     assert not np.array_equal(before[0], model.get_weights()[0])
 
@@ -198,6 +209,4 @@ def test_domain_adaptation_skips_a_nan_target_batch():
         )
     # What the failed run left behind equals a run on the good batch alone.
     reference = trainer(16)
-    for ours, theirs in zip(bad.get_weights(), reference.get_weights(), strict=True):
-        assert np.isfinite(ours).all()
-        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+    _assert_same_state(bad, reference)

@@ -26,12 +26,6 @@ def _compiled(**kwargs):
     return model
 
 
-@pytest.mark.xfail(
-    keras.backend.backend() == "jax",
-    strict=False,
-    reason="on JAX it passes alone but fails after the rest of the core suite in one process "
-    "(optimizer step count 4 vs 12): state left by an earlier test, not yet found",
-)
 def test_gradual_unfreezing_and_lr_logging():
     model = _compiled().freeze()
     x, y = mlp_data(n=4 * BATCH)
@@ -54,12 +48,6 @@ def test_gradual_unfreezing_and_lr_logging():
         assert int(model.optimizer.iterations) == 3 * 4
 
 
-@pytest.mark.xfail(
-    keras.backend.backend() == "jax",
-    strict=False,
-    reason="on JAX it passes alone but fails after the rest of the core suite in one process "
-    "(the mid-epoch skip meets a two-argument train function): state left by an earlier test",
-)
 def test_resumable_training_checkpoints_and_resumes(tmp_path):
     x, y = mlp_data(n=4 * BATCH)
 
