@@ -126,7 +126,9 @@ def main(argv=None):
         help="shares of the 60,000 training labels instead of --shots",
     )  # fmt: skip
     demo.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    demo.add_argument("--image-size", type=int, default=64, help="input side in pixels")
+    # The demo's own defaults (DEMO_* in evaluation/learning_curve_demo.py),
+    # repeated here so that `tlkeras --help` imports no TensorFlow.
+    demo.add_argument("--image-size", type=int, default=96, help="input side in pixels")
     demo.add_argument("--steps", type=int, default=80, help="optimizer steps of every run")
     demo.add_argument("--batch-size", type=int, default=16, help="batch size of every run")
     demo.add_argument("--out", default="runs/demo", help="report folder to write")

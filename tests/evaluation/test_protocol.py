@@ -230,3 +230,19 @@ def test_demo_defaults_draw_a_real_learning_curve():
 
     defaults = {k: p.default for k, p in inspect.signature(learning_curve_demo).parameters.items()}
     assert len(defaults["shots"]) >= 4 and len(defaults["seeds"]) >= 3
+
+
+def test_the_command_line_demo_runs_the_functions_defaults(monkeypatch):
+    # cli.py repeats the defaults so that `tlkeras --help` imports no TensorFlow.
+    import tlkeras.evaluation
+    from tlkeras import cli
+
+    function = tlkeras.evaluation.learning_curve_demo
+    received = {}
+    monkeypatch.setattr(tlkeras.evaluation, "learning_curve_demo", received.update)
+    monkeypatch.setattr("tlkeras.native_logs.import_backend_quietly", lambda: None)
+    assert cli.main(["demo"]) == 0
+    for key, parameter in inspect.signature(function).parameters.items():
+        if key in ("shots", "seeds", "image_size", "steps", "batch_size"):
+            value = received[key]
+            assert (tuple(value) if key in ("shots", "seeds") else value) == parameter.default, key

@@ -3,21 +3,27 @@
 import time
 
 DEFAULT_CONFIGS = {
-    # Same architecture and head for both; only the weights and what trains
-    # differ. Learning rates come from the comparison's grid, the same for each.
-    # Fine-tuning the whole network (`fine_tune` below) is left out of the
-    # default: at this budget it costs as much as scratch and, with early
-    # stopping on 10-50 validation images, did not beat the frozen features.
+    # The same network and head; only the weights and what trains differ.
+    # Frozen ImageNet features are unit-normalised before the head (L2): on
+    # Fashion-MNIST this beat raw pooled features and, at 96 px, the pixels'
+    # logistic regression at every size (bench/fashion_mnist_vs_baselines.py).
     "scratch": dict(weights=None, freeze=False),
-    "feature_extraction": dict(weights="imagenet", freeze=True),
+    "feature_extraction": dict(weights="imagenet", freeze=True, feature_norm="l2"),
 }
+# Fine-tuning the whole network is left out of the default: at this budget it
+# costs as much as scratch and, with early stopping on 10-50 validation images,
+# did not beat the frozen features.
 FINE_TUNE_CONFIG = {"fine_tune": dict(weights="imagenet", freeze=False)}
 # The demo's budget: every run takes the same optimizer steps at this batch
-# size, the learning rate picked on the validation split from this grid. It
-# took 845 s on 2 shared CPU cores (2026-12-02), over the 6-minute goal.
+# size, the learning rate picked on the validation split from this grid. The
+# frozen configuration trains from features computed once (the feature store),
+# so nearly all the time goes to training scratch: its steps set the budget.
+DEMO_IMAGE_SIZE = 96  # ImageNet filters need objects well above Fashion-MNIST's 28 px
 DEMO_STEPS = 80
 DEMO_BATCH_SIZE = 16
-DEMO_GRID = {"learning_rate": (1e-3, 1e-2)}
+# 3e-3 suits a network trained from scratch with Adam, 3e-2 a linear head on
+# unit-length features (small inputs need a large step).
+DEMO_GRID = {"learning_rate": (3e-3, 3e-2)}
 
 
 def fashion_mnist_dataset_fn(image_size, batch_size=32):
@@ -35,7 +41,7 @@ def fashion_mnist_dataset_fn(image_size, batch_size=32):
 def learning_curve_demo(
     shots=(1, 5, 10, 50),
     seeds=(0, 1, 2),
-    image_size=64,
+    image_size=DEMO_IMAGE_SIZE,
     steps=DEMO_STEPS,
     batch_size=DEMO_BATCH_SIZE,
     tune=None,
@@ -63,14 +69,15 @@ def learning_curve_demo(
             `(1, 5, 10, 50)` (10 to 500 images).
         seeds: seeds of the subsets, initialisation and shuffling. Defaults
             to `(0, 1, 2)`.
-        image_size: side of the square RGB input. Defaults to `64`.
+        image_size: side of the square RGB input. Defaults to `DEMO_IMAGE_SIZE` (96).
         steps: optimizer steps of every run. Defaults to `DEMO_STEPS`.
         batch_size: batch size of every run. Defaults to `DEMO_BATCH_SIZE`.
         tune: the learning-rate grid. Defaults to `None` (`DEMO_GRID`).
         test_per_class: held-out test images per class. Defaults to `50`.
         configs: a dict of `compare()` configurations. Defaults to `None`:
             `scratch` (random weights, all trains) and `feature_extraction`
-            (ImageNet weights, frozen); `{**DEFAULT_CONFIGS, **FINE_TUNE_CONFIG}`
+            (ImageNet weights, frozen, unit-length features);
+            `{**DEFAULT_CONFIGS, **FINE_TUNE_CONFIG}`
             adds `fine_tune` (ImageNet weights, all trains).
         backbone: the registered backbone. Defaults to `"efficientnet_lite0"`.
         fractions: shares of the training labels instead of `shots`.
