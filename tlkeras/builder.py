@@ -320,7 +320,9 @@ def _check_arguments(pooling, feature_norm, dropout, input_shape, compile, name,
         raise ConfigurationError(
             f"Unknown pooling. Received: pooling={pooling!r}; expected one of {POOLINGS}."
         )
-    if feature_norm not in FEATURE_NORMS:
+    if not (
+        feature_norm is None or (isinstance(feature_norm, str) and feature_norm in FEATURE_NORMS)
+    ):
         raise ConfigurationError(
             f"Unknown feature_norm. Received: feature_norm={feature_norm!r}; expected one of "
             f"{FEATURE_NORMS}."

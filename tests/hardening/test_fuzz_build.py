@@ -76,6 +76,7 @@ WILD = {
             junk,
         ),
         "pooling": st.one_of(st.sampled_from(["avg", "max"]), names, junk, st.none()),
+        "feature_norm": st.one_of(st.sampled_from([None, "l2"]), names, junk),
         "heads": st.one_of(
             st.none(),
             st.dictionaries(
@@ -119,6 +120,7 @@ VALID = {
     "dropout": st.floats(0, 0.9),
     "freeze": st.one_of(st.sampled_from(["auto", True, False]), st.integers(0, 3)),
     "pooling": st.sampled_from(["avg", "max"]),
+    "feature_norm": st.sampled_from([None, "l2"]),
     "input_shape": st.sampled_from([None, (8, 8, 3), (12, 10, 1)]),
     "compile": st.booleans(),
     "mixed_precision": st.sampled_from(["auto", False, "float32", "mixed_bfloat16"]),

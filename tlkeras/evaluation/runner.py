@@ -163,13 +163,13 @@ class Runner:
         steps = self.budget.get("steps")
         budget = None
         if steps:
-            passes = self._passes_per_epoch(train, batch_size, steps)
+            tiled = self.dataset_fn is None and len(train) == 2
+            passes, epochs = self._step_plan(train, batch_size, steps, tiled)
             fit_kwargs = self._inputs(
                 *train, training=True, seed=seed, batch_size=batch_size, repeats=passes
             )
             budget = StepBudget(steps, _patience(self.budget["early_stopping"], steps, validation))
             callbacks.append(budget)
-            epochs = math.ceil(steps / (passes * (self._num_batches(train, batch_size) or 1)))
         else:
             fit_kwargs = self._inputs(*train, training=True, seed=seed, batch_size=batch_size)
             epochs = self.budget["epochs"]
@@ -206,7 +206,9 @@ class Runner:
         dropped = ("x", "y", "shuffle", "cache_features")
         arguments = {k: v for k, v in fit_kwargs.items() if k not in dropped}
         steps = self.budget.get("steps")
-        passes = self._passes_per_epoch(train, self.budget["batch_size"], steps) if steps else 1
+        passes = 1
+        if steps:
+            passes, arguments["epochs"] = self._step_plan(train, self.budget["batch_size"], steps)
         order = np.tile(np.arange(len(ids[0])), passes)
         arguments.update(
             features=store.rows(extractor, ids[0])[order],
@@ -251,11 +253,21 @@ class Runner:
         size = int(dataset.cardinality()) if hasattr(dataset, "cardinality") else len(dataset)
         return size if size > 0 else None  # unknown or infinite: one pass per epoch
 
-    def _passes_per_epoch(self, train, batch_size, steps):
-        """Passes per Keras epoch: small subsets repeat, so validation happens at the same steps."""
+    def _step_plan(self, train, batch_size, steps, tiled=True):
+        """`(passes per Keras epoch, epochs)` of a step budget.
+
+        Small subsets repeat within an epoch so that every run is validated at
+        about the same steps. Tiled arrays are batched after repeating (a pass
+        of 10 examples is not a batch of its own); a dataset repeats its batches.
+        """
         interval = max(1, steps // EVALUATIONS)
+        if tiled:
+            rows = count_rows(train)
+            passes = max(1, round(interval * batch_size / rows))
+            return passes, math.ceil(steps / math.ceil(rows * passes / batch_size))
         batches = self._num_batches(train, batch_size)
-        return 1 if batches is None else max(1, round(interval / batches))
+        passes = 1 if batches is None else max(1, round(interval / batches))
+        return passes, math.ceil(steps / (passes * (batches or 1)))
 
     def _build(self, kwargs):
         if self.build_fn is not None:
