@@ -189,23 +189,27 @@ def fine_tune(configs, train, test, args, shape, num_classes):
     )
     if shape is not None:
         common["input_shape"] = shape
+    if args.learning_rates:
+        common["tune"] = {"learning_rate": list(args.learning_rates)}
     seeds = tuple(range(args.seeds))
     if args.tune_every_seed:
         results = tlkeras.compare(configs, train, test, seeds=seeds, **common)
         return results, results.attrs["tuned"]
     first = tlkeras.compare(configs, train, test, seeds=seeds[:1], **common)
+    first.to_csv(os.path.join(args.out, f"{args.task}_finetune_seed0.csv"), index=False)
     tuned = first.attrs["tuned"]
     if len(seeds) == 1:
         return first, tuned
     rates = {row["config"]: row["learning_rate"] for row in tuned}
     again = {label: dict(config, learning_rate=rates[label]) for label, config in configs.items()}
-    rest = tlkeras.compare(again, train, test, seeds=seeds[1:], tune=None, **common)
+    rest = tlkeras.compare(again, train, test, seeds=seeds[1:], **{**common, "tune": None})
     import pandas as pd
 
     return pd.concat([first, rest], ignore_index=True), tuned
 
 
 def run_task(task, args):
+    args.task = task
     train, test = load_task(task, args.image_size, args.train_per_class, args.test_per_class)
     shape = (args.image_size,) * 2 + (3,)
     num_classes = int(max(train[1].max(), test[1].max())) + 1
@@ -215,6 +219,7 @@ def run_task(task, args):
         dict(CANDIDATES), train, methods=METHODS, input_shape=shape, batch_size=64
     )
     rank_seconds = time.perf_counter() - start
+    ranking.to_csv(os.path.join(args.out, f"{task}_ranking.csv"), index=False)
     configs = {
         label: dict(backbone=name, freeze=False, **kwargs)
         for label, (name, kwargs) in CANDIDATES.items()
@@ -222,6 +227,7 @@ def run_task(task, args):
     start = time.perf_counter()
     results, tuned = fine_tune(configs, train, test, args, shape, num_classes)
     tune_seconds = time.perf_counter() - start
+    results.to_csv(os.path.join(args.out, f"{task}_finetune.csv"), index=False)
     accuracy = results[results["metric"] == "accuracy"]
     per_seed = accuracy.pivot_table(index="config", columns="seed", values="value")
     ranking["finetuned_accuracy"] = [per_seed.loc[label].mean() for label in ranking["backbone"]]
@@ -294,12 +300,18 @@ def main():
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seeds", type=int, default=2, help="fine-tuning seeds averaged")
     parser.add_argument("--tune-every-seed", action="store_true")
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), help="a subset")
+    parser.add_argument(
+        "--learning-rates", type=float, nargs="+", help="the grid (default: compare's own)"
+    )
     parser.add_argument("--simclr-epochs", type=int, default=3)
     parser.add_argument("--out", default="runs/rank_backbones")
     args = parser.parse_args()
     unknown = sorted(set(args.tasks) - set(TASKS))
     if unknown:
         parser.error(f"unknown task(s) {unknown}; choose from {TASKS}")
+    for label in set(CANDIDATES) - set(args.candidates):
+        del CANDIDATES[label]
     os.makedirs(args.out, exist_ok=True)
     ensure_registered()
     start = time.perf_counter()

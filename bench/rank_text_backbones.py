@@ -92,8 +92,10 @@ def main():
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--tune-every-seed", action="store_true")
+    parser.add_argument("--learning-rates", type=float, nargs="+")
     parser.add_argument("--out", default="runs/rank_backbones")
     args = parser.parse_args()
+    args.task = "wordnet_glosses"
     os.makedirs(args.out, exist_ok=True)
     begin = time.perf_counter()
     train, test = glosses(args.train_per_class, args.test_per_class, args.classes)
