@@ -160,7 +160,11 @@ def test_report_saves_markdown_png_and_csv(digits, tmp_path, capsys):
         [SEEING, BLIND], digits, methods=("logme", "knn"), input_shape=(8, 8, 3), verbose=1
     )
     assert f"rank 1/2 {SEEING}: 200 examples -> 48 features" in capsys.readouterr().out
-    folder = RankingReport(ranking, title="digits").save(tmp_path / "run")
+    report = RankingReport(ranking, title="digits")
+    # Timings are columns of the ranking, never plotted or tabled as scores.
+    assert report.methods == ["logme", "knn"]
+    assert (ranking["build_seconds"] <= ranking["feature_seconds"]).all()
+    folder = report.save(tmp_path / "run")
     assert (tmp_path / "run" / "figures" / "scores.png").stat().st_size > 1000
     markdown = (tmp_path / "run" / "report.md").read_text()
     assert markdown.splitlines()[0] == "# digits"
