@@ -28,7 +28,9 @@ random initialisation.
 Goal: tau >= 0.6 for the best method on every task; ranking <= 1/10 of the
 fine-tuning time.
 
-    nice -n 5 .venv/bin/python bench/rank_backbones.py            # the table in bench/README.md
+    # the table in docs/ranking.md (one process per task; ~27 min each on the shared CPU):
+    nice -n 5 .venv/bin/python bench/rank_backbones.py --tasks digits --steps 40 --seeds 2 \
+        --learning-rates 1e-4 1e-3 --candidates lite0 lite2 mobilenet_v2 vgg16_hed simclr_cnn lite0_random
     .venv/bin/python bench/rank_backbones.py --tasks digits --steps 10 --train-per-class 5 --seeds 1
 """
 
