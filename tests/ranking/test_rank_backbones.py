@@ -141,12 +141,30 @@ def test_built_backbones_text_backbones_and_max_examples():
     assert ranking.loc[0, "logme"] > noisy.loc[0, "logme"] + 0.1
 
 
+def test_padding_of_a_token_sequence_stays_out_of_the_pooled_features():
+    from tlkeras.layers.padding_mask import PaddingMask
+
+    tokens = keras.Input((4,), dtype="int32")
+    sequence = keras.layers.Embedding(10, 3, name="embed")(tokens)
+    masked = PaddingMask()([sequence, keras.ops.not_equal(tokens, 0)])
+    backbone = tlkeras.Backbone.from_model(keras.Model(tokens, masked), modality="text")
+    backbone.get_layer("embed").set_weights([np.arange(30, dtype="float32").reshape(10, 3)])
+    x = np.array([[1, 2, 0, 0], [3, 0, 0, 0]], dtype="int32")
+    features = rank_module.pooled_features(backbone, x)
+    # Real tokens only: rows 1, 2 of the table, then row 3; the padding row 0 is skipped.
+    np.testing.assert_allclose(features, [[4.5, 5.5, 6.5], [9, 10, 11]])
+
+
 def test_report_saves_markdown_png_and_csv(digits, tmp_path, capsys):
     ranking = tlkeras.rank_backbones(
         [SEEING, BLIND], digits, methods=("logme", "knn"), input_shape=(8, 8, 3), verbose=1
     )
     assert f"rank 1/2 {SEEING}: 200 examples -> 48 features" in capsys.readouterr().out
-    folder = RankingReport(ranking, title="digits").save(tmp_path / "run")
+    report = RankingReport(ranking, title="digits")
+    # Timings are columns of the ranking, never plotted or tabled as scores.
+    assert report.methods == ["logme", "knn"]
+    assert (ranking["build_seconds"] <= ranking["feature_seconds"]).all()
+    folder = report.save(tmp_path / "run")
     assert (tmp_path / "run" / "figures" / "scores.png").stat().st_size > 1000
     markdown = (tmp_path / "run" / "report.md").read_text()
     assert markdown.splitlines()[0] == "# digits"

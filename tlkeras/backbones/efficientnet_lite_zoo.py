@@ -17,6 +17,7 @@ from keras_hub.models import EfficientNetBackbone
 
 from tlkeras.backbones import pretrained
 from tlkeras.backbones.efficientnet_lite import _wrap
+from tlkeras.backbones.efficientnet_lite import local_preset_trunk
 from tlkeras.errors import WeightsError
 from tlkeras.weights.efficientnet_lite_zoo import backbone_overrides
 
@@ -37,15 +38,18 @@ class LiteEfficientNetBackbone(EfficientNetBackbone):
         return {**super().get_config(), "num_features": self.num_features}
 
 
-def _trunk(architecture, preset=None):
+def _trunk(architecture, preset=None, input_shape=(None, None, 3)):
     from keras_hub.src.utils.timm.convert_efficientnet import convert_backbone_config
 
     overrides = backbone_overrides(architecture)
     lite = LiteEfficientNetBackbone
     if preset is None:
         config = convert_backbone_config({"architecture": "efficientnet_lite0"})
-        return lite(**{**config, **overrides})
+        return lite(**{**config, **overrides, "input_shape": tuple(input_shape)})
     # keras-hub's saved config omits `num_features`: it is passed again.
+    trunk = local_preset_trunk(lite, preset, input_shape, overrides)
+    if trunk is not None:
+        return trunk
     loaded = EfficientNetBackbone.from_preset(os.fspath(preset), **overrides)
     trunk = lite.from_config({**loaded.get_config(), **overrides})
     trunk.set_weights(loaded.get_weights())
@@ -54,19 +58,20 @@ def _trunk(architecture, preset=None):
 
 def _lite(architecture, input_shape, weights):
     kind = pretrained.kind_of(weights)
+    shape = tuple(input_shape)
     if kind in ("none", "h5"):
-        trunk = _trunk(architecture)
+        trunk = _trunk(architecture, input_shape=shape)
     elif kind == "imagenet":
         from tlkeras.weights import efficientnet_lite_imagenet
 
-        trunk = _trunk(architecture, efficientnet_lite_imagenet(architecture))
+        trunk = _trunk(architecture, efficientnet_lite_imagenet(architecture), shape)
     elif kind == "torch":
         from tlkeras.weights import convert_torch_checkpoint
 
-        trunk = _trunk(architecture, convert_torch_checkpoint(weights, architecture))
+        trunk = _trunk(architecture, convert_torch_checkpoint(weights, architecture), shape)
     else:
         try:
-            trunk = _trunk(architecture, weights)
+            trunk = _trunk(architecture, weights, shape)
         except Exception as error:  # keras-hub raises many types for a bad preset
             raise WeightsError(
                 f"Could not load the preset {os.fspath(weights)!r} as {architecture}: "

@@ -1,5 +1,6 @@
 """`tlkeras.rank_backbones`: which pretrained backbone to fine-tune, estimated without training."""
 
+import math
 import time
 
 import keras
@@ -12,6 +13,7 @@ from tlkeras.errors import ConfigurationError
 from tlkeras.evaluation.splits import subset_indices
 from tlkeras.evaluation.versions import package_versions
 from tlkeras.inputs import examples
+from tlkeras.layers.sequence_pooling import SequencePooling
 from tlkeras.weights import source_heads
 
 DEFAULT_METHODS = ("logme", "leep", "nce", "hscore", "linear_probe")
@@ -25,6 +27,11 @@ FEATURE_METHODS = {
     "linear_probe": scores_lib.linear_probe_accuracy,
 }
 METHODS = tuple(FEATURE_METHODS) + SOURCE_METHODS
+# Up to this many batches the pass runs eagerly: `predict` first traces the
+# network into a graph, which for EfficientNet-Lite costs ~4 s (measured on 2
+# CPU cores), more than eager calls cost for 16 batches (~0.4 s each at 32 px);
+# beyond that the traced graph is faster.
+EAGER_MAX_BATCHES = 16
 
 
 def rank_backbones(
@@ -79,8 +86,9 @@ def rank_backbones(
     Returns:
         A `pandas.DataFrame` sorted best-first by the first method, one row per
         backbone, with columns `backbone`, one per method, `feature_dim`,
-        `n_examples`, `feature_seconds` (building and the forward pass) and
-        `seconds` (everything). `df.attrs["notes"]` maps backbones to why a
+        `n_examples`, `build_seconds` (building or loading the backbone),
+        `feature_seconds` (building and the forward pass) and `seconds`
+        (everything). `df.attrs["notes"]` maps backbones to why a
         column is empty; `df.attrs["settings"]` holds the settings and package
         versions. `tlkeras.ranking.RankingReport(df)` renders it as Markdown
         and a PNG.
@@ -113,6 +121,7 @@ def rank_backbones(
     for position, (label, candidate) in enumerate(named.items(), start=1):
         start = time.perf_counter()
         backbone = _build(candidate, build_kwargs)
+        build_seconds = time.perf_counter() - start
         features = pooled_features(backbone, x, y, batch_size, dataset_fn, verbose)
         feature_seconds = time.perf_counter() - start
         row = dict(backbone=label)
@@ -131,6 +140,7 @@ def rank_backbones(
         row.update(
             feature_dim=features.shape[1],
             n_examples=len(y),
+            build_seconds=build_seconds,
             feature_seconds=feature_seconds,
             seconds=time.perf_counter() - start,
         )
@@ -165,6 +175,9 @@ def rank_backbones(
 def pooled_features(backbone, x, y=None, batch_size=32, dataset_fn=None, verbose=0):
     """One inference-mode pass of `backbone`, globally averaged: an `(n, D)` float array.
 
+    Feature maps are averaged over their spatial axes; token sequences over
+    their real tokens (the padding mask a text backbone sets is read).
+
     Args:
         backbone: a `tlkeras.Backbone` or `keras.Model`.
         x: what the backbone takes (arrays, strings, a dict of arrays).
@@ -175,12 +188,27 @@ def pooled_features(backbone, x, y=None, batch_size=32, dataset_fn=None, verbose
         verbose: Keras' progress bar when 2. Defaults to `0`.
     """
     output = backbone.output
-    axes = tuple(range(1, len(output.shape) - 1))
-    pooled = keras.ops.mean(output, axis=axes) if axes else output
-    extractor = keras.Model(backbone.inputs, pooled, name=f"{backbone.name}_pooled")
+    if len(output.shape) == 3:
+        # A token sequence: the masked mean tlkeras.build's text heads use, so
+        # padding (most of a short text's positions) never enters the features.
+        pooled = SequencePooling("avg", name="masked_mean")(output)
+    else:
+        axes = tuple(range(1, len(output.shape) - 1))
+        pooled = keras.ops.mean(output, axis=axes) if axes else output
+    # `backbone.input`: the structure the backbone was built with (a tensor, list
+    # or dict), so eager calls on that structure match it.
+    extractor = keras.Model(backbone.input, pooled, name=f"{backbone.name}_pooled")
     progress = 1 if verbose >= 2 else 0
+    count = _count(x)
     if dataset_fn is not None:
         features = extractor.predict(dataset_fn(x, y, False, 0), verbose=progress)
+    elif _numeric(x) and math.ceil(count / batch_size) <= EAGER_MAX_BATCHES:
+        features = np.concatenate(
+            [
+                keras.ops.convert_to_numpy(extractor(_rows(x, start, batch_size), training=False))
+                for start in range(0, count, batch_size)
+            ]
+        )
     else:
         features = extractor.predict(x, batch_size=batch_size, verbose=progress)
     features = np.asarray(features, dtype="float64")
@@ -190,6 +218,18 @@ def pooled_features(backbone, x, y=None, batch_size=32, dataset_fn=None, verbose
             "expected (examples, dims). Received: a backbone whose output is not per example"
         )
     return features
+
+
+def _numeric(x):
+    return all(np.issubdtype(np.asarray(v).dtype, np.number) for v in keras.tree.flatten(x))
+
+
+def _count(x):
+    return len(keras.tree.flatten(x)[0])
+
+
+def _rows(x, start, size):
+    return keras.tree.map_structure(lambda a: np.asarray(a)[start : start + size], x)
 
 
 def _feature_score(method, features, y, seed):

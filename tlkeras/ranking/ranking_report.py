@@ -7,7 +7,14 @@ from tlkeras.evaluation.report import Report
 from tlkeras.evaluation.report import markdown_table
 
 # Columns of a ranking that are not scores.
-INFO_COLUMNS = ("backbone", "feature_dim", "n_examples", "feature_seconds", "seconds")
+INFO_COLUMNS = (
+    "backbone",
+    "feature_dim",
+    "n_examples",
+    "build_seconds",
+    "feature_seconds",
+    "seconds",
+)
 DESCRIPTIONS = {
     "logme": "LogME, log evidence per example (You et al. 2021)",
     "leep": "LEEP, log expected empirical prediction (Nguyen et al. 2020)",
