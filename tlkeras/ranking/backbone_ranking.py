@@ -8,8 +8,9 @@ import numpy as np
 
 from tlkeras.analysis import transferability_scores as scores_lib
 from tlkeras.backbones.backbone import Backbone
-from tlkeras.builder import get_backbone
+from tlkeras.backbones.lookup import get_backbone
 from tlkeras.errors import ConfigurationError
+from tlkeras.evaluation.baselines import one_blas_thread
 from tlkeras.evaluation.splits import subset_indices
 from tlkeras.evaluation.versions import package_versions
 from tlkeras.inputs import examples
@@ -125,9 +126,12 @@ def rank_backbones(
         features = pooled_features(backbone, x, y, batch_size, dataset_fn, verbose)
         feature_seconds = time.perf_counter() - start
         row = dict(backbone=label)
-        for method in methods:
-            if method in FEATURE_METHODS:
-                row[method] = _feature_score(method, features, y, seed)
+        # Small dense algebra (SVDs, logistic regressions on a few hundred rows):
+        # one BLAS thread is many times faster than several that wait on each other.
+        with one_blas_thread():
+            for method in methods:
+                if method in FEATURE_METHODS:
+                    row[method] = _feature_score(method, features, y, seed)
         wanted = [m for m in methods if m in SOURCE_METHODS]
         if wanted:
             probabilities, reason = _source_predictions(backbone, features)
