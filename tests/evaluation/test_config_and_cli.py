@@ -1,7 +1,6 @@
 import json
 import os
 
-import keras
 import pytest
 import yaml
 
@@ -78,11 +77,6 @@ def test_yaml_file_errors_name_the_file(tmp_path):
         load_comparison_config(tmp_path / "missing.yaml")
 
 
-@pytest.mark.xfail(
-    keras.backend.backend() == "jax",
-    strict=True,
-    reason="the feature cache hands tf.data tensors to a JAX predict(), which refuses them",
-)
 def test_cli_compare_writes_the_run_folder_with_the_config(tmp_path):
     path = tmp_path / "compare.yaml"
     path.write_text(yaml.safe_dump(VALID))
