@@ -61,7 +61,7 @@ class Runner:
         self._models = {}
         self._initial_weights = {}
         self._compiled = {}  # id(model) -> compile_signature of its last compile
-        self._splits = {}
+        self._splits = {}  # id(model) -> (extractor, top) of split_model, or None
 
     def run(self, name, config, train, validation, evaluation, seed, ids=None):
         """Trains `config` once per grid value, keeps the best on validation, predicts.
@@ -125,7 +125,7 @@ class Runner:
     def _train(self, name, config, train, validation, seed, ids=None):
         """A freshly seeded model trained under the budget, and what its training recorded."""
         model, fit_kwargs, budget = self._prepare(name, config, train, validation, seed)
-        stored = self._stored(name, model, fit_kwargs, seed, ids)
+        stored = self._stored(model, fit_kwargs, ids)
         verbose = 2 if self.verbose > 1 else 0
         if stored:
             fit_history = fit_features(
@@ -187,11 +187,13 @@ class Runner:
             fit_kwargs["cache_features"] = True
         return model, fit_kwargs, budget
 
-    def _stored(self, name, model, fit_kwargs, seed, ids):
+    def _stored(self, model, fit_kwargs, ids):
         """`(extractor, top, store)` when this fit can train from stored features, else `None`."""
         if not (fit_kwargs.get("cache_features") and ids is not None and self.store):
             return None
-        key = (name, int(seed))
+        # Per model, not per (name, seed): one model serves every seed of a
+        # configuration, and a grid over build arguments gives several models.
+        key = id(model)
         if key not in self._splits:
             extractor, top = split_model(model)
             # One feature tensor per example (a multi-output extractor trains per fit).
