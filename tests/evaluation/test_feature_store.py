@@ -1,5 +1,7 @@
 """compare() computes a frozen backbone's features once per example for the whole comparison."""
 
+import numpy as np
+
 import tlkeras
 from tlkeras.evaluation.feature_store import FeatureStore
 
@@ -42,3 +44,35 @@ def test_frozen_configurations_share_features_across_grid_sizes_and_configs(digi
     assert (results.loc[results["kind"] == "configuration", "steps_run"] >= 1).all()
     assert results.loc[results["metric"] == "accuracy", "value"].between(0, 1).all()
     assert set(results.attrs["settings"]["configs"]) == {"frozen", "frozen_l2"}
+
+
+def test_random_frozen_backbones_get_their_own_features_per_seed(digits, monkeypatch):
+    # One model serves both seeds, but with weights=None its backbone differs
+    # per seed: the store must not hand seed 1 the features of seed 0.
+    extractions = []
+    original = FeatureStore._extract
+
+    def recording(self, extractor, data):
+        features = original(self, extractor, data)
+        extractions.append(features[:1].copy())
+        return features
+
+    monkeypatch.setattr(FeatureStore, "_extract", recording)
+    x, y, x_test, y_test = digits
+    tlkeras.compare(
+        {"random_frozen": dict(weights=None, freeze=True)},
+        (x, y),
+        (x_test, y_test),
+        backbone="tiny_eval_cnn",
+        shots=(4,),
+        seeds=(0, 1),
+        steps=4,
+        batch_size=4,
+        tune=None,
+        baselines=None,
+    )
+    # The same calls (training, validation and test images) for each seed...
+    half = len(extractions) // 2
+    assert half >= 2 and len(extractions) == 2 * half
+    # ... through a backbone with that seed's weights.
+    assert not np.allclose(extractions[0], extractions[half])

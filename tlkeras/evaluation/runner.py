@@ -61,7 +61,7 @@ class Runner:
         self._models = {}
         self._initial_weights = {}
         self._compiled = {}  # id(model) -> compile_signature of its last compile
-        self._splits = {}  # id(model) -> (extractor, top) of split_model, or None
+        self._splits = {}  # (id(model), seed) -> (extractor, top) of split_model, or None
 
     def run(self, name, config, train, validation, evaluation, seed, ids=None):
         """Trains `config` once per grid value, keeps the best on validation, predicts.
@@ -125,7 +125,7 @@ class Runner:
     def _train(self, name, config, train, validation, seed, ids=None):
         """A freshly seeded model trained under the budget, and what its training recorded."""
         model, fit_kwargs, budget = self._prepare(name, config, train, validation, seed)
-        stored = self._stored(model, fit_kwargs, ids)
+        stored = self._stored(model, fit_kwargs, seed, ids)
         verbose = 2 if self.verbose > 1 else 0
         if stored:
             fit_history = fit_features(
@@ -187,13 +187,15 @@ class Runner:
             fit_kwargs["cache_features"] = True
         return model, fit_kwargs, budget
 
-    def _stored(self, model, fit_kwargs, ids):
+    def _stored(self, model, fit_kwargs, seed, ids):
         """`(extractor, top, store)` when this fit can train from stored features, else `None`."""
         if not (fit_kwargs.get("cache_features") and ids is not None and self.store):
             return None
-        # Per model, not per (name, seed): one model serves every seed of a
-        # configuration, and a grid over build arguments gives several models.
-        key = id(model)
+        # Per model (a grid over build arguments gives several models of one
+        # configuration) and seed: the store knows an extractor by the
+        # fingerprint of its weights when first used, and a frozen
+        # configuration with random weights has other backbone weights per seed.
+        key = (id(model), int(seed))
         if key not in self._splits:
             extractor, top = split_model(model)
             # One feature tensor per example (a multi-output extractor trains per fit).
