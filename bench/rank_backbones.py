@@ -59,7 +59,7 @@ CANDIDATES = {
     "lite0_random": ("efficientnet_lite0", {"weights": None}),
 }
 METHODS = ("logme", "leep", "nce", "hscore", "hscore_shrinkage", "knn", "linear_probe")
-TASKS = ("fashion_mnist", "digits", "faces", "textures")
+TASKS = ("fashion_mnist", "fashion_mnist_m", "digits", "faces", "textures")
 
 
 def ensure_registered():
@@ -139,12 +139,19 @@ def split(x, y, train_per_class, test_per_class, seed):
 
 def load_task(name, size, train_per_class, test_per_class, seed=0):
     """`(train, test)` of `(x, y)`: x RGB float32 in [0, 255] at `size` pixels."""
-    if name == "fashion_mnist":
+    if name in ("fashion_mnist", "fashion_mnist_m"):
         from tlkeras.data import load_fashion_mnist
         from tlkeras.data import subsample
 
         x, y = subsample(*load_fashion_mnist("train"), train_per_class, seed=seed)
         x_test, y_test = subsample(*load_fashion_mnist("test"), test_per_class, seed=seed)
+        if name == "fashion_mnist_m":
+            # Another domain with the same labels: each image blended with a
+            # colour patch of a real photo (MNIST-M's recipe), see
+            # bench/domain_fashion_mnist_m.py.
+            from domain_fashion_mnist_m import blend_with_photos
+
+            x, x_test = blend_with_photos(x, seed), blend_with_photos(x_test, seed + 1)
         return (rgb(x, size), y.astype("int64")), (rgb(x_test, size), y_test.astype("int64"))
     if name == "digits":
         from sklearn.datasets import load_digits

@@ -125,6 +125,23 @@ def test_a_source_head_feeds_leep_and_nce(digits, monkeypatch):
     assert "not on its ImageNet weights" in ranking.attrs["notes"][SEEING]
 
 
+def test_constant_features_are_flagged_with_the_input_size(digits):
+    # What EfficientNet-Lite0 does at 32x32: a final ReLU that is 0 for every image.
+    inputs = keras.Input((8, 8, 3))
+    dead = keras.layers.Conv2D(4, 1, kernel_initializer="zeros", activation="relu")(inputs)
+    dead = tlkeras.Backbone.from_model(keras.Model(inputs, dead, name="dead"))
+    with pytest.warns(UserWarning, match=r"'dead'.*constant over the 200 examples"):
+        ranking = tlkeras.rank_backbones(
+            {"dead": dead, "seeing": seeing()}, digits, methods=("logme", "leep"), verbose=0
+        )
+    notes = ranking.attrs["notes"]
+    assert "input_shape=None" in notes["dead"] and "constant" in notes["dead"]
+    # The source-classifier reason is kept next to it, and the report shows both.
+    assert "ship no ImageNet classifier" in notes["dead"]
+    assert "constant" not in notes["seeing"]
+    assert "constant features" in RankingReport(ranking).to_markdown()
+
+
 def test_built_backbones_text_backbones_and_max_examples():
     rng = np.random.default_rng(0)
     y = np.arange(120) % 3

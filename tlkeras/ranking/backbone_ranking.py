@@ -2,6 +2,7 @@
 
 import math
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -33,6 +34,11 @@ METHODS = tuple(FEATURE_METHODS) + SOURCE_METHODS
 # CPU cores), more than eager calls cost for 16 batches (~0.4 s each at 32 px);
 # beyond that the traced graph is faster.
 EAGER_MAX_BATCHES = 16
+# Features whose mean standard deviation over the examples is below this are
+# treated as constant. EfficientNet-Lite0 on ImageNet weights gives exactly 0
+# (fashion_mnist_m) or 5e-5 (Fashion-MNIST) at 32x32 inputs, and about 0.6 at
+# 40x40 and 48x48; unit-length 1280-d features still spread by about 0.02.
+CONSTANT_FEATURES_STD = 1e-4
 
 
 def rank_backbones(
@@ -126,6 +132,10 @@ def rank_backbones(
         features = pooled_features(backbone, x, y, batch_size, dataset_fn, verbose)
         feature_seconds = time.perf_counter() - start
         row = dict(backbone=label)
+        collapsed = _constant_features_reason(features, input_shape)
+        if collapsed is not None:
+            warnings.warn(f"rank_backbones: {label!r}: {collapsed}", stacklevel=2)
+            notes[label] = collapsed
         # Small dense algebra (SVDs, logistic regressions on a few hundred rows):
         # one BLAS thread is many times faster than several that wait on each other.
         with one_blas_thread():
@@ -136,7 +146,7 @@ def rank_backbones(
         if wanted:
             probabilities, reason = _source_predictions(backbone, features)
             if reason is not None:
-                notes[label] = reason
+                notes[label] = "; ".join(filter(None, (notes.get(label), reason)))
             for method in wanted:
                 row[method] = (
                     np.nan if probabilities is None else _source_score(method, probabilities, y)
@@ -246,6 +256,20 @@ def _source_score(method, probabilities, y):
     if method == "leep":
         return scores_lib.leep(probabilities, y)
     return scores_lib.nce(probabilities, y)
+
+
+def _constant_features_reason(features, input_shape):
+    """Why every score of these features is meaningless, or `None` when they vary."""
+    spread = float(np.mean(np.std(features, axis=0))) if len(features) > 1 else np.inf
+    if spread >= CONSTANT_FEATURES_STD:
+        return None
+    return (
+        f"its {features.shape[1]} features are (nearly) constant over the {len(features)} "
+        f"examples (mean standard deviation {spread:.1e}), so its scores say nothing about "
+        f"it. The input may be too small for the network (input_shape={input_shape}): "
+        "EfficientNet-Lite0, for one, gives all-zero features at 32x32 and useful ones "
+        "from 40x40"
+    )
 
 
 def _source_predictions(backbone, features):

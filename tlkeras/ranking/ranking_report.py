@@ -87,7 +87,7 @@ class RankingReport(Report):
             "",
         ]
         if self.notes:
-            lines += ["## empty columns", ""]
+            lines += ["## empty columns and constant features", ""]
             lines += [f"- {backbone}: {why}" for backbone, why in self.notes.items()]
             lines.append("")
         for name, frame in self.tables.items():
