@@ -116,3 +116,42 @@ def test_another_optimizer_or_loss_compiles_afresh():
         function = net.train_function
         first = runner_lib.compile_for_run(net, arguments, first)
         assert net.train_function is not function
+
+
+def _scores_searched_and_alone(digits, configs, grid):
+    """compare() with `grid` as the learning-rate grid, and with only its chosen rate."""
+    x, y, x_test, y_test = digits
+    common = dict(
+        backbone="tiny_eval_cnn",
+        shots=(4,),
+        seeds=(0,),
+        steps=6,
+        batch_size=4,
+        early_stopping=None,
+        baselines=None,
+        metrics=["accuracy", "macro_f1"],
+    )
+    searched = tlkeras.compare(
+        configs, (x, y), (x_test, y_test), tune={"learning_rate": grid}, **common
+    )
+    chosen = [row["learning_rate"] for row in searched.attrs["tuned"]]
+    alone = tlkeras.compare(
+        configs, (x, y), (x_test, y_test), tune={"learning_rate": chosen}, **common
+    )
+    return searched, alone, chosen
+
+
+@pytest.mark.parametrize("grid", [[1e-3, 0.9], [0.9, 1e-3]])
+def test_the_chosen_trial_is_scored_not_the_last_one_trained(digits, grid):
+    # Every trial trains the configuration's one model in place; a rate of 0.9
+    # wrecks it. Whatever the order, the scores must be the chosen rate's.
+    searched, alone, chosen = _scores_searched_and_alone(digits, CONFIGS, grid)
+    assert chosen == [1e-3]
+    np.testing.assert_allclose(searched["value"], alone["value"], rtol=1e-5)
+
+
+def test_the_chosen_trial_is_scored_when_training_on_stored_features(digits):
+    frozen = {"frozen": dict(freeze=True)}
+    searched, alone, chosen = _scores_searched_and_alone(digits, frozen, [1e-3, 0.9])
+    assert chosen == [1e-3]
+    np.testing.assert_allclose(searched["value"], alone["value"], rtol=1e-5)
