@@ -220,7 +220,7 @@ def read_slim_graph(path, alpha=1.0):
         epsilon = float(_constant(constants, name, (), path))
         if not np.isclose(epsilon, BATCH_NORM_EPSILON, rtol=1e-6, atol=0):
             raise WeightsError(
-                f"The graph's BatchNorm epsilon {name!r} is {epsilon}, the Keras network uses "
+                f"The graph's BatchNorm epsilon {name!r} is {epsilon:.6g}, the Keras network uses "
                 f"{BATCH_NORM_EPSILON}. Received: path={path}"
             )
     unused = sorted(set(constants) - set(tensors) - set(epsilons))
