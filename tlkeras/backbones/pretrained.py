@@ -93,7 +93,8 @@ def no_offline_source(architecture):
         "offline source is known for it. Received: weights='imagenet'. Pass "
         "weights='path/to/file.weights.h5', a PyTorch checkpoint path, a local "
         "preset directory, or weights=None for random initialisation; "
-        "'efficientnet_lite0' and 'mobilenet_v2' have offline ImageNet weights."
+        "'efficientnet_lite0', 'mobilenet_v2' and 'mobilenet_v1' have offline ImageNet "
+        "weights."
     )
 
 
