@@ -38,12 +38,7 @@ def mobilenet_v1(input_shape=(None, None, 3), weights=WEIGHTS, alpha=1.0, **kwar
     backbone.output.shape  # (None, 7, 7, 1024)
     ```
     """
-    kind = pretrained.kind_of(weights)
-    if kind not in ("none", "h5", "imagenet"):
-        raise WeightsError(
-            f"mobilenet_v1 loads weights={WEIGHTS!r}, None or a .weights.h5 file saved from it. "
-            f"Received: weights={weights!r}"
-        )
+    kind = pretrained.kind_of_own("mobilenet_v1", weights, WEIGHTS)
     if kind == "imagenet" and alpha != 1.0:
         raise WeightsError(
             f"mobilenet_v1's ImageNet weights are for alpha=1.0 only. Received: alpha={alpha!r}"
