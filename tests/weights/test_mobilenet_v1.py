@@ -144,6 +144,18 @@ def test_a_declared_huge_shape_is_refused_before_any_array_is_made(tmp_path):
         slim.read_slim_graph(path)
 
 
+def test_an_unknown_dtype_enum_is_named(tmp_path):
+    tensors = _fake_tensors()
+    path = _write_graph(tmp_path / "g.pb", tensors)
+    graph = tf.compat.v1.GraphDef()
+    graph.ParseFromString(path.read_bytes())
+    node = next(n for n in graph.node if n.name == "MobilenetV1/Conv2d_0/weights")
+    node.attr["value"].tensor.dtype = 999
+    path.write_bytes(graph.SerializeToString())
+    with pytest.raises(WeightsError, match=r"Conv2d_0/weights' is dtype enum 999"):
+        slim.read_slim_graph(path, alpha=ALPHA)
+
+
 def test_inputs_are_mapped_to_slims_minus_one_to_one():
     backbone = mobilenet_v1(input_shape=(4, 4, 3), weights=None)
     pixels = np.array([0.0, 127.5, 255.0], "float32").reshape(1, 1, 1, 3)

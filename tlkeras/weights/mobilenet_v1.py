@@ -239,9 +239,9 @@ def _constant(constants, name, shape, path):
     # Checked before any array is made, so a declared shape cannot allocate.
     found = tuple(d.size for d in proto.tensor_shape.dim)
     if proto.dtype != tf.float32.as_datatype_enum or found != tuple(shape):
-        dtype = tf.dtypes.as_dtype(proto.dtype).name if proto.dtype else "unset"
         raise WeightsError(
-            f"The graph's {name!r} is {dtype} {found}, expected float32 {tuple(shape)}. "
+            f"The graph's {name!r} is {_dtype_name(proto.dtype)} {found}, expected float32 "
+            f"{tuple(shape)}. "
             f"Received: path={path}"
         )
     try:
@@ -254,6 +254,15 @@ def _constant(constants, name, shape, path):
     if not np.all(np.isfinite(array)):
         raise WeightsError(f"The graph's {name!r} holds NaN or infinity. Received: path={path}")
     return array
+
+
+def _dtype_name(enum):
+    import tensorflow as tf
+
+    try:
+        return tf.dtypes.as_dtype(enum).name
+    except TypeError:  # a hostile file's enum that no dtype has
+        return f"dtype enum {enum}"
 
 
 def keras_weights(tensors):
