@@ -156,6 +156,19 @@ def test_an_unknown_dtype_enum_is_named(tmp_path):
         slim.read_slim_graph(path, alpha=ALPHA)
 
 
+def test_a_constant_given_twice_is_refused(tmp_path):
+    # Which copy a reader took would be arbitrary: a hostile file could hide one.
+    path = _write_graph(tmp_path / "g.pb", _fake_tensors())
+    graph = tf.compat.v1.GraphDef()
+    graph.ParseFromString(path.read_bytes())
+    graph.node.append(next(n for n in graph.node if n.name.endswith("Conv2d_2_pointwise/weights")))
+    path.write_bytes(graph.SerializeToString())
+    with pytest.raises(
+        WeightsError, match=r"two constants named 'MobilenetV1/Conv2d_2_pointwise/weights'"
+    ):
+        slim.read_slim_graph(path, alpha=ALPHA)
+
+
 def test_inputs_are_mapped_to_slims_minus_one_to_one():
     backbone = mobilenet_v1(input_shape=(4, 4, 3), weights=None)
     pixels = np.array([0.0, 127.5, 255.0], "float32").reshape(1, 1, 1, 3)

@@ -176,7 +176,8 @@ def read_slim_graph(path, alpha=1.0):
     Returns:
         `(tensors, unused)`: a dict `slim name -> float32 array` with exactly
         the names of `expected_tensors(alpha)`, and the sorted names of the
-        graph's other `Const` nodes (retrain.py's head, epsilons, shapes).
+        graph's other `Const` nodes (retrain.py's head, a reshape's shape);
+        the BatchNorm epsilons are checked, not returned.
 
     Raises:
         WeightsError: the file is too large or not a GraphDef, a tensor is
