@@ -65,10 +65,12 @@ def mobilenet_v1_layers(x, alpha=1.0):
     """Applies MobileNetV1's 27 convolutions (Keras' layer names) to the normalised tensor `x`.
 
     Every convolution uses `"same"` padding, which is TensorFlow's SAME (the
-    graph's): at stride 2 it pads only the bottom/right at even sizes and
-    both sides at odd ones, so the features match slim's at any input size.
-    (`keras.applications.MobileNet` pads `((0, 1), (0, 1))` then uses
-    `"valid"`: equal at even sizes, shifted by a pixel at odd ones.)
+    graph's): at stride 2 it pads only the bottom/right of an even-sized
+    input and both sides of an odd one, so the features match slim's at any
+    input size. `keras.applications.MobileNet` pads its stride-2 depthwise
+    inputs `((0, 1), (0, 1))` then uses `"valid"`: the same only while every
+    stride-2 input is even, i.e. at multiples of 32 such as 224 (at 225 or
+    226 its features are 7x7, slim's 8x8; measured).
 
     Args:
         x: a `(batch, height, width, 3)` tensor already scaled to [-1, 1].
