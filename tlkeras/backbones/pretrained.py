@@ -46,6 +46,29 @@ def kind_of(weights):
     return "preset"
 
 
+def kind_of_own(backbone, weights, own):
+    """`kind_of(weights)` for a backbone whose only named weights are `own`.
+
+    Args:
+        backbone: the backbone's name, for the error.
+        weights: the `weights=` value received.
+        own: the one weights name the backbone loads, e.g. `"imagenet"`.
+
+    Returns:
+        "none", "h5", or the kind of `own`.
+
+    Raises:
+        WeightsError: any other name or file kind, naming the received value.
+    """
+    kind = kind_of(weights)
+    if kind in ("none", "h5") or weights == own:
+        return kind
+    raise WeightsError(
+        f"{backbone} loads weights={own!r}, None or a .weights.h5 file saved from it. "
+        f"Received: weights={weights!r}"
+    )
+
+
 def _require_file(path):
     if not os.path.isfile(path):
         raise WeightsError(
@@ -93,7 +116,8 @@ def no_offline_source(architecture):
         "offline source is known for it. Received: weights='imagenet'. Pass "
         "weights='path/to/file.weights.h5', a PyTorch checkpoint path, a local "
         "preset directory, or weights=None for random initialisation; "
-        "'efficientnet_lite0' and 'mobilenet_v2' have offline ImageNet weights."
+        "'efficientnet_lite0', 'mobilenet_v2' and 'mobilenet_v1' have offline ImageNet "
+        "weights."
     )
 
 

