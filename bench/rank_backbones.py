@@ -54,6 +54,7 @@ CANDIDATES = {
     "lite1": ("efficientnet_lite1", {}),
     "lite2": ("efficientnet_lite2", {}),
     "mobilenet_v2": ("mobilenet_v2", {}),
+    "mobilenet_v1": ("mobilenet_v1", {}),
     "vgg16_hed": ("vgg16_hed", {}),
     "simclr_cnn": (SIMCLR, {}),
     "lite0_random": ("efficientnet_lite0", {"weights": None}),
@@ -245,6 +246,21 @@ def run_task(task, args):
         next(row["learning_rate"] for row in tuned if row["config"] == label and row["seed"] == 0)
         for label in ranking["backbone"]
     ]
+    ranking.to_csv(os.path.join(args.out, f"{task}.csv"), index=False)
+    return dict(
+        task=task,
+        ranking=ranking,
+        taus=taus_of(ranking),
+        rank_seconds=rank_seconds,
+        build_seconds=float(ranking["build_seconds"].sum()),
+        tune_seconds=tune_seconds,
+        n_train=len(train[1]),
+        n_test=len(test[1]),
+    )
+
+
+def taus_of(ranking):
+    """Kendall tau of each score against the fine-tuned accuracy, over the backbones it scored."""
     taus = {}
     for method in METHODS:
         scored = ranking[ranking[method].notna()]
@@ -252,15 +268,39 @@ def run_task(task, args):
         # plain H-score saturates at C - 1 when D > n) must give no tau (NaN).
         values = np.round(scored[method].to_numpy(dtype="float64"), 6)
         taus[method] = kendall_tau(values, scored["finetuned_accuracy"])
+    return taus
+
+
+def combined(task, folders, args):
+    """One task's outcome from the CSVs of several runs (e.g. a candidate added later).
+
+    Times are sums over candidates: each backbone's ranking `seconds` and each
+    fine-tuning run's `wall_time` (the grid's trials included), so runs made in
+    separate processes add up as if made in one.
+    """
+    import pandas as pd
+
+    rankings, tunings = [], []
+    for folder in folders:
+        if os.path.exists(os.path.join(folder, f"{task}.csv")):
+            rankings.append(pd.read_csv(os.path.join(folder, f"{task}.csv")))
+            tunings.append(pd.read_csv(os.path.join(folder, f"{task}_finetune.csv")))
+    if not rankings:
+        raise SystemExit(f"no {task}.csv in {folders}")
+    ranking = pd.concat(rankings, ignore_index=True).drop_duplicates("backbone", keep="last")
+    tuning = pd.concat(tunings, ignore_index=True)
+    tuning = tuning.drop_duplicates(["config", "seed", "metric"], keep="last")
+    accuracy = tuning[tuning["metric"] == "accuracy"]
     return dict(
         task=task,
-        ranking=ranking,
-        taus=taus,
-        rank_seconds=rank_seconds,
+        ranking=ranking.sort_values(METHODS[0], ascending=False).reset_index(drop=True),
+        taus=taus_of(ranking),
+        rank_seconds=float(ranking["seconds"].sum()),
         build_seconds=float(ranking["build_seconds"].sum()),
-        tune_seconds=tune_seconds,
-        n_train=len(train[1]),
-        n_test=len(test[1]),
+        tune_seconds=float(accuracy["wall_time"].sum()),
+        n_train=int(ranking["n_examples"].iloc[0]),
+        # Balanced splits: as many classes as training images per class divide.
+        n_test=int(ranking["n_examples"].iloc[0]) // args.train_per_class * args.test_per_class,
     )
 
 
@@ -286,17 +326,26 @@ def tau_table(outcomes):
 
 
 def accuracy_table(outcomes):
-    labels = list(CANDIDATES)
+    labels = [b for b in CANDIDATES if any((o["ranking"]["backbone"] == b).any() for o in outcomes)]
     lines = ["| task | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
     for o in outcomes:
         frame = o["ranking"].set_index("backbone")
         cells = [
             f"{frame.loc[b, 'finetuned_accuracy']:.3f} ± {frame.loc[b, 'finetuned_std']:.3f} "
             f"({frame.loc[b, 'learning_rate']:g})"
+            if b in frame.index
+            else "–"
             for b in labels
         ]
         lines.append(f"| {o['task']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def report(outcomes):
+    print("\n## Kendall tau between each score and the fine-tuned test accuracy\n")
+    print(tau_table(outcomes))
+    print("\n## Fine-tuned test accuracy, mean ± std over seeds (learning rate chosen)\n")
+    print(accuracy_table(outcomes))
 
 
 def main():
@@ -315,10 +364,20 @@ def main():
     )
     parser.add_argument("--simclr-epochs", type=int, default=3)
     parser.add_argument("--out", default="runs/rank_backbones")
+    parser.add_argument(
+        "--combine",
+        nargs="+",
+        metavar="FOLDER",
+        help="train nothing: print the tables of --tasks from the CSVs of --out and these "
+        "folders (runs of other candidates under the same settings)",
+    )
     args = parser.parse_args()
     unknown = sorted(set(args.tasks) - set(TASKS))
     if unknown:
         parser.error(f"unknown task(s) {unknown}; choose from {TASKS}")
+    if args.combine:
+        report([combined(task, [args.out, *args.combine], args) for task in args.tasks])
+        return
     for label in set(CANDIDATES) - set(args.candidates):
         del CANDIDATES[label]
     os.makedirs(args.out, exist_ok=True)
@@ -332,12 +391,8 @@ def main():
         columns = ["backbone", *METHODS, "finetuned_accuracy", "finetuned_std", "learning_rate"]
         columns += ["build_seconds", "seconds"]
         print(outcome["ranking"][columns].round(3).to_string(index=False), flush=True)
-        outcome["ranking"].to_csv(os.path.join(args.out, f"{task}.csv"), index=False)
         print(tau_table([outcome]), flush=True)
-    print("\n## Kendall tau between each score and the fine-tuned test accuracy\n")
-    print(tau_table(outcomes))
-    print("\n## Fine-tuned test accuracy, mean ± std over seeds (learning rate chosen)\n")
-    print(accuracy_table(outcomes))
+    report(outcomes)
     print(f"\nwall time {time.perf_counter() - start:.0f} s; settings {json.dumps(vars(args))}")
 
 
