@@ -17,8 +17,10 @@ available offline; see `bench/text_transfer.py`), mean-pooled; the same
 word-vector backbone with random vectors; a small random transformer (2 blocks,
 128 wide, character vocabulary).
 
-    nice -n 5 .venv/bin/python bench/rank_text_backbones.py
-    .venv/bin/python bench/rank_text_backbones.py --train-per-class 4 --steps 10 --seeds 1
+    # the table in docs/ranking.md (20 training / 10 test glosses per class,
+    # 300 steps of 16, grid (1e-4, 1e-3), 3 seeds: the defaults):
+    python bench/rank_text_backbones.py
+    python bench/rank_text_backbones.py --train-per-class 4 --steps 10 --seeds 1  # quick
 """
 
 import argparse
@@ -85,14 +87,16 @@ def glosses(train_per_class, test_per_class, classes, seed=0):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--classes", type=int, default=45)
-    parser.add_argument("--train-per-class", type=int, default=10)
+    parser.add_argument("--train-per-class", type=int, default=20)
     parser.add_argument("--test-per-class", type=int, default=10)
     parser.add_argument("--sequence-length", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--tune-every-seed", action="store_true")
-    parser.add_argument("--learning-rates", type=float, nargs="+")
+    parser.add_argument(
+        "--learning-rates", type=float, nargs="+", default=[1e-4, 1e-3], help="the grid"
+    )
     parser.add_argument("--out", default="runs/rank_backbones")
     args = parser.parse_args()
     args.task = "wordnet_glosses"
