@@ -32,7 +32,8 @@ fine-tuning time.
     # class, 300 steps of 16, grid (1e-4, 1e-3), 3 seeds (the defaults); one
     # process per task (they share the SimCLR preset cached in --out), then
     # mobilenet_v1 in its own folder, and the tables of both folders:
-    python bench/rank_backbones.py --tasks digits --out runs/rank48 \  # and fashion_mnist, fashion_mnist_m
+    # (and --tasks fashion_mnist, --tasks fashion_mnist_m)
+    python bench/rank_backbones.py --tasks digits --out runs/rank48 \
         --candidates lite0 lite2 mobilenet_v2 vgg16_hed simclr_cnn lite0_random
     python bench/rank_backbones.py --candidates mobilenet_v1 --out runs/rank48_v1
     python bench/rank_backbones.py --out runs/rank48 --combine runs/rank48_v1
