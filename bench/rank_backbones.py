@@ -4,9 +4,10 @@ For each offline labelled image task, every candidate backbone is
 1. ranked by `tlkeras.rank_backbones` on the training images (one frozen,
    batched forward pass each; LogME, LEEP, NCE, H-score, k-NN, linear probe),
 2. fine-tuned by `tlkeras.compare` under its default protocol: a budget in
-   optimizer steps, the learning rate chosen among compare's grid
-   (1e-4, 1e-3, 1e-2) on a validation split, early stopping on it, precise
-   BatchNorm; everything trains (`freeze=False`); test accuracy averaged over
+   optimizer steps, the learning rate chosen among a grid (1e-4, 1e-3;
+   compare's own adds 1e-2) on a validation split, early stopping on it, precise
+   BatchNorm; everything trains (`freeze=False`; `--frozen`: only the head,
+   on the frozen backbone's features); test accuracy averaged over
    seeds. The grid is searched with seed 0 and the winning rate reused for the
    other seeds (`--tune-every-seed` searches it for each: 1.5x the cost).
 Per task: the Kendall tau between each score and the mean fine-tuned test
@@ -238,7 +239,7 @@ def run_task(task, args):
     rank_seconds = time.perf_counter() - start
     ranking.to_csv(os.path.join(args.out, f"{task}_ranking.csv"), index=False)
     configs = {
-        label: dict(backbone=name, freeze=False, **kwargs)
+        label: dict(backbone=name, freeze=args.frozen, **kwargs)
         for label, (name, kwargs) in CANDIDATES.items()
     }
     start = time.perf_counter()
@@ -374,6 +375,12 @@ def main():
         nargs="+",
         default=[1e-4, 1e-3],
         help="the grid (compare's own adds 1e-2)",
+    )
+    parser.add_argument(
+        "--frozen",
+        action="store_true",
+        help="the ground truth trains a head on the frozen backbone (what the scores read) "
+        "instead of fine-tuning everything: tells a bad score from fine-tuning reordering",
     )
     parser.add_argument("--simclr-epochs", type=int, default=3)
     parser.add_argument("--out", default="runs/rank_backbones")

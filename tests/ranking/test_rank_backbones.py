@@ -125,6 +125,28 @@ def test_a_source_head_feeds_leep_and_nce(digits, monkeypatch):
     assert "not on its ImageNet weights" in ranking.attrs["notes"][SEEING]
 
 
+def random_dense(input_shape=(8, 8, 3), weights=None, **kwargs):
+    """16 random projections of the pixels: its scores depend on the initialisation."""
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Dense(16)(keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(inputs)))
+    return tlkeras.Backbone.from_model(keras.Model(inputs, keras.layers.Reshape((1, 1, 16))(x)))
+
+
+def test_random_initialisations_follow_the_seed(digits):
+    tlkeras.register_backbone("tiny_rank_random", modality="image")(random_dense)
+    try:
+        rank = lambda seed: tlkeras.rank_backbones(  # noqa: E731
+            ["tiny_rank_random"], digits, methods=("logme",), seed=seed, verbose=0
+        )
+        keras.utils.set_random_seed(123)
+        first = rank(0).loc[0, "logme"]
+        keras.utils.set_random_seed(456)  # whatever ran before
+        assert rank(0).loc[0, "logme"] == first
+        assert rank(1).loc[0, "logme"] != first
+    finally:
+        tlkeras.unregister_backbone("tiny_rank_random")
+
+
 def test_constant_features_are_flagged_with_the_input_size(digits):
     # What EfficientNet-Lite0 does at 32x32: a final ReLU that is 0 for every image.
     inputs = keras.Input((8, 8, 3))

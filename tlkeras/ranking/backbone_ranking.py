@@ -85,8 +85,9 @@ def rank_backbones(
         dataset_fn: `fn(x, y, training, seed)` returning what `predict()`
             takes (e.g. a `tf.data.Dataset` that resizes images), as in
             `compare()`. Defaults to `None` (the arrays in batches).
-        seed: seed of the `max_examples` subset and the linear probe's
-            folds. Defaults to `0`.
+        seed: seed of the `max_examples` subset, the linear probe's folds
+            and the weights of randomly initialised candidates (set with
+            `keras.utils.set_random_seed` before each build). Defaults to `0`.
         verbose: 0 silent, 1 one progress line per backbone, 2 Keras'
             progress bar too. Defaults to `1`.
 
@@ -127,6 +128,8 @@ def rank_backbones(
     rows, notes = [], {}
     for position, (label, candidate) in enumerate(named.items(), start=1):
         start = time.perf_counter()
+        # Randomly initialised candidates get the same weights on every call.
+        keras.utils.set_random_seed(int(seed))
         backbone = _build(candidate, build_kwargs)
         build_seconds = time.perf_counter() - start
         features = pooled_features(backbone, x, y, batch_size, dataset_fn, verbose)
