@@ -53,6 +53,9 @@ def main():
     configs = {
         **DEFAULT_CONFIGS,
         **FINE_TUNE_CONFIG,
+        # Raw pooled features: the demo's own "feature_extraction" is now the
+        # L2 one, and a run of both then measured the same configuration twice.
+        "feature_extraction": dict(weights="imagenet", freeze=True),
         "feature_extraction_l2": dict(weights="imagenet", freeze=True, feature_norm="l2"),
     }
     results = compare(
