@@ -87,7 +87,8 @@ class RankingReport(Report):
             "",
         ]
         if self.notes:
-            lines += ["## empty columns and constant features", ""]
+            constant = any("constant" in why for why in self.notes.values())
+            lines += ["## empty columns" + (" and constant features" if constant else ""), ""]
             lines += [f"- {backbone}: {why}" for backbone, why in self.notes.items()]
             lines.append("")
         for name, frame in self.tables.items():
