@@ -248,3 +248,17 @@ def test_real_imagenet_classifiers_recognise_the_cat_photo():
             features, *source_heads.imagenet_classifier(name)
         )
         assert int(np.argmax(probabilities)) in EXPECTED_CLASSES["chelsea"], name
+
+
+def test_the_figure_marks_empty_scores_and_log_likelihood_scales():
+    import pandas as pd
+
+    ranking = pd.DataFrame(
+        dict(backbone=["a", "b"], logme=[0.2, 0.1], leep=[-1.5, np.nan], feature_dim=[4, 4])
+    )
+    ranking.attrs["settings"] = {"methods": ["logme", "leep"]}
+    logme_axes, leep_axes = RankingReport(ranking).scores_figure().axes
+    assert [t.get_text() for t in leep_axes.texts] == ["no score"]
+    assert not logme_axes.texts
+    assert "nearer 0 is better" in leep_axes.get_title()
+    assert "nearer 0" not in logme_axes.get_title()

@@ -110,13 +110,22 @@ class RankingReport(Report):
                 np.nan_to_num(values, nan=0.0),
                 color=["#bbb" if np.isnan(v) else "C0" for v in values],
             )
-            ax.set_title(method, fontsize="medium")
+            # An empty score would be an invisible zero-width bar: say so in place.
+            for row, value in enumerate(values):
+                if np.isnan(value):
+                    ax.text(
+                        0.5, row, "no score", transform=ax.get_yaxis_transform(),
+                        ha="center", va="center", color="#777", fontsize="small",
+                    )  # fmt: skip
+            # LEEP and NCE are log-likelihoods: the shortest bar is the best one.
+            negative = np.nanmax(values, initial=-np.inf) <= 0 and not np.isnan(values).all()
+            ax.set_title(
+                method + (" (≤ 0, nearer 0 is better)" if negative else ""), fontsize="medium"
+            )
             ax.grid(True, axis="x", alpha=0.3)
             if ax is not axes[0]:
                 ax.set_yticklabels([])
-        figure.suptitle(
-            "Transferability scores (higher is better; grey: no score)", fontsize="medium"
-        )
+        figure.suptitle("Transferability scores (higher is better)", fontsize="medium")
         return figure
 
     def all_figures(self):
