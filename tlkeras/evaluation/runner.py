@@ -79,12 +79,17 @@ class Runner:
             if best is None or trained["val_loss"] < best[1]["val_loss"]:
                 # Every trial trains the configuration's one model in place:
                 # the winner's weights are copied out, or the next trial's
-                # training would be what gets scored.
-                kept = None if position == len(trials) - 1 else _trained_weights(model, trained)
+                # training would be what gets scored. A top trained on stored
+                # features shares its layers with the model (split_model).
+                kept = (
+                    None
+                    if position == len(trials) - 1
+                    else [np.array(w) for w in model.get_weights()]
+                )
                 best = (model, trained, values, kept)
         model, trained, values, kept = best
         if kept is not None:
-            _restore_weights(model, trained, kept)
+            model.set_weights(kept)
         batch_size = self.budget["batch_size"]
         stored = trained["stored"]
         if self.budget["precise_bn"]:
@@ -350,22 +355,6 @@ class StepBudget(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.best[2] is not None:
             self.model.set_weights(self.best[2])
-
-
-def _trained_weights(model, trained):
-    """Copies of what a trial trained: the model's weights, and the top's when it trained on stored features."""
-    stored = trained["stored"]
-    return (
-        [np.array(w) for w in model.get_weights()],
-        None if not stored else [np.array(w) for w in stored[1].get_weights()],
-    )
-
-
-def _restore_weights(model, trained, kept):
-    model_weights, top_weights = kept
-    model.set_weights(model_weights)
-    if top_weights is not None:
-        trained["stored"][1].set_weights(top_weights)
 
 
 def grid_trials(tune, max_trials, seed, validation):
